@@ -1,0 +1,27 @@
+{
+    "name": "Email Tracking & CRM Logging",
+    "summary": "Per-recipient open and click tracking for emails sent from Odoo, "
+    "with honest numbers and privacy by design",
+    "version": "18.0.1.0.0",
+    "category": "Sales/CRM",
+    "website": "https://github.com/mail-tracking-ext/mail_tracking_ext",
+    "author": "mail_tracking_ext contributors",
+    "license": "LGPL-3",
+    "depends": ["mail", "crm"],
+    "data": [
+        "security/ir.model.access.csv",
+        "security/mail_tracking_security.xml",
+        "views/mail_tracking_exclusion_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/res_users_views.xml",
+        "views/mail_tracked_recipient_views.xml",
+        "views/mail_compose_message_views.xml",
+    ],
+    "assets": {
+        "web.assets_backend": [
+            "mail_tracking_ext/static/src/**/*",
+        ],
+    },
+    "installable": True,
+    "application": False,
+}

@@ -1,0 +1,21 @@
+from odoo import fields, models
+
+
+class MailTrackedEvent(models.Model):
+    """An open or a click, appended by the public routes and never edited."""
+    _name = "mail.tracked.event"
+    _description = "Tracked Email Event"
+    _order = "event_date desc, id desc"
+    _log_access = False
+
+    recipient_id = fields.Many2one(
+        "mail.tracked.recipient", "Recipient", required=True, ondelete="cascade", index=True)
+    event_type = fields.Selection(
+        [("open", "Open"), ("click", "Click")], "Type", required=True)
+    event_date = fields.Datetime("Date", required=True, default=fields.Datetime.now)
+    link_id = fields.Many2one("mail.tracked.link", "Link", ondelete="cascade", index="btree_not_null")
+    url = fields.Char(related="link_id.url", string="URL")
+    ip = fields.Char("Network", help="The sender's network only: IPv4 /24, IPv6 /48.")
+    user_agent = fields.Char("User Agent")
+    is_inferred = fields.Boolean(
+        "Inferred", help="An open deduced from a click: the recipient's client blocked images.")

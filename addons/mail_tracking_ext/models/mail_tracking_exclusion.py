@@ -1,0 +1,84 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import email_normalize
+
+
+class MailTrackingExclusion(models.Model):
+    """An address or a domain whose emails are never tracked (SPEC T10).
+
+    Rules without a user are the company's list, kept by administrators;
+    rules with a user are that user's personal list. A domain rule matches
+    the domain and all its subdomains: ``example.com`` covers
+    ``anna@example.com`` and ``bob@eu.example.com``, not ``x@myexample.com``.
+    """
+    _name = "mail.tracking.exclusion"
+    _description = "Never-Track Rule"
+    _order = "pattern"
+    _rec_name = "pattern"
+
+    pattern = fields.Char(
+        "Address or Domain", required=True,
+        help="An email address (anna@example.com) or a domain (example.com).")
+    user_id = fields.Many2one(
+        "res.users", "User", ondelete="cascade", index=True,
+        help="Empty for the company-wide list.")
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, ondelete="cascade")
+
+    _sql_constraints = [
+        ("pattern_unique", "unique(pattern, user_id, company_id)",
+         "This address or domain is already in the list."),
+    ]
+
+    @api.model
+    def _normalize_pattern(self, pattern):
+        pattern = (pattern or "").strip().lower().lstrip("@")
+        if "@" in pattern:
+            return email_normalize(pattern) or False
+        labels = pattern.split(".")
+        if len(labels) < 2 or not all(labels) or any(" " in label for label in labels):
+            return False
+        return pattern
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if "pattern" in vals:
+                vals["pattern"] = self._checked_pattern(vals["pattern"])
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "pattern" in vals:
+            vals["pattern"] = self._checked_pattern(vals["pattern"])
+        return super().write(vals)
+
+    @api.model
+    def _checked_pattern(self, pattern):
+        normalized = self._normalize_pattern(pattern)
+        if not normalized:
+            raise ValidationError(_(
+                "“%(pattern)s” is neither an email address nor a domain.", pattern=pattern))
+        return normalized
+
+    @api.model
+    def _excluded_emails(self, emails, user):
+        """Return the subset of normalized ``emails`` that must not be tracked
+        for emails sent by ``user``: company rules plus the user's own."""
+        emails = {email for email in emails if email}
+        if not emails:
+            return set()
+        rules = self.sudo().search_fetch([
+            ("company_id", "=", user.company_id.id),
+            ("user_id", "in", [False, user.id]),
+        ], ["pattern"])
+        patterns = set(rules.mapped("pattern"))
+        if not patterns:
+            return set()
+        excluded = set()
+        for email in emails:
+            domain = email.rpartition("@")[2]
+            labels = domain.split(".")
+            suffixes = {".".join(labels[i:]) for i in range(len(labels))}
+            if email in patterns or suffixes & patterns:
+                excluded.add(email)
+        return excluded

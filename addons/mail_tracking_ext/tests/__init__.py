@@ -1,0 +1,3 @@
+from . import test_tools
+from . import test_tracking_send
+from . import test_tracking_routes

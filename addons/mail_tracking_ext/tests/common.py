@@ -1,0 +1,52 @@
+import re
+
+from odoo.tests import HttpCase, new_test_user
+
+TOKEN_IN_PIXEL = re.compile(r'/email-tracking/open/([A-Za-z0-9_-]+)\.gif')
+CLICK_LINK = re.compile(r'href="[^"]*/email-tracking/click/([A-Za-z0-9_-]+)/([0-9a-f]+)"')
+
+
+class TrackingCase(HttpCase):
+    """A salesperson writing from an opportunity to contacts."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.company.write({
+            "mail_tracking_allowed": True,
+            "mail_tracking_enforce_defaults": False,
+        })
+        cls.salesperson = new_test_user(
+            cls.env, login="mtx_sales", groups="sales_team.group_sale_salesman",
+            name="Sara Sales", email="sara@mycompany.example")
+        cls.colleague = new_test_user(
+            cls.env, login="mtx_colleague", groups="sales_team.group_sale_salesman",
+            name="Carl Colleague", email="carl@mycompany.example")
+        cls.anna, cls.bruno = cls.env["res.partner"].create([
+            {"name": "Anna Customer", "email": "anna@customer.example"},
+            {"name": "Bruno Buyer", "email": "bruno@buyer.example"},
+        ])
+        cls.lead = cls.env["crm.lead"].create({
+            "name": "Big deal", "type": "opportunity", "user_id": cls.salesperson.id,
+            "partner_id": cls.anna.id,
+        })
+
+    def post_email(self, partners, body, user=None, record=None, **kwargs):
+        """Post ``body`` as an email from the chatter, keep the mail queued."""
+        user = user or self.salesperson
+        record = (record or self.lead).with_user(user).with_context(mail_notify_force_send=False)
+        return record.message_post(
+            body=body, partner_ids=partners.ids, message_type="comment",
+            subtype_xmlid="mail.mt_comment", **kwargs)
+
+    def outgoing(self, message):
+        """What each SMTP message of ``message`` will carry, per recipient email."""
+        mails = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+        return {
+            ", ".join(values["email_to_normalized"]): values
+            for mail in mails for values in mail._prepare_outgoing_list()
+        }
+
+    def token_of(self, body):
+        match = TOKEN_IN_PIXEL.search(body) or CLICK_LINK.search(body)
+        return match and match.group(1)

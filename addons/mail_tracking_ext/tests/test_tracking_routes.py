@@ -1,0 +1,139 @@
+from markupsafe import Markup
+
+from odoo.tests import tagged
+
+from ..controllers.main import PIXEL_GIF
+from .common import CLICK_LINK, TrackingCase
+
+TRICKY_URL = "https://shop.example/caffè/ordine?q=a%20b&lang=it#dettagli"
+BODY = Markup(
+    '<p>Buongiorno,</p>'
+    '<a href="https://shop.example/first">first</a> '
+    f'<a href="{TRICKY_URL.replace("&", "&amp;")}">second</a>'
+)
+
+
+@tagged("post_install", "-at_install")
+class TestTrackingRoutes(TrackingCase):
+
+    def setUp(self):
+        super().setUp()
+        self.message = self.post_email(self.anna | self.bruno, BODY)
+        outgoing = self.outgoing(self.message)
+        self.anna_body = outgoing["anna@customer.example"]["body"]
+        self.anna_token = self.token_of(self.anna_body)
+        self.anna_links = [match.group(0) for match in CLICK_LINK.finditer(self.anna_body)]
+        self.anna_tracking = self.message.tracked_recipient_ids.filtered(lambda r: r.partner_id == self.anna)
+        self.bruno_tracking = self.message.tracked_recipient_ids - self.anna_tracking
+
+    def events(self):
+        return self.env["mail.tracked.event"].sudo().search([("recipient_id.message_id", "=", self.message.id)])
+
+    def assert_pixel(self, response):
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.content, PIXEL_GIF)
+        self.assertEqual(response.headers["Content-Type"], "image/gif")
+        self.assertIn("no-store", response.headers["Cache-Control"])
+
+    def test_t1_t6_open_is_recorded_for_that_recipient_only(self):
+        response = self.url_open(f"/email-tracking/open/{self.anna_token}.gif",
+                                 headers={"User-Agent": "Thunderbird/128", "X-Forwarded-For": "1.2.3.4"})
+        self.assert_pixel(response)
+        self.url_open(f"/email-tracking/open/{self.anna_token}.gif")
+        self.assertEqual(self.anna_tracking.state, "opened")
+        self.assertEqual(self.anna_tracking.open_count, 2)
+        self.assertTrue(self.anna_tracking.first_open_date)
+        self.assertEqual(self.bruno_tracking.state, "sent")
+        self.assertEqual(self.bruno_tracking.open_count, 0)
+        event = self.anna_tracking.event_ids[-1]
+        self.assertEqual(event.user_agent, "Thunderbird/128")
+        self.assertTrue(event.ip.endswith(".0") or event.ip.endswith("::"), "P3: truncated IP")
+
+    def test_t2_t6_t8_click_redirects_to_exact_url_and_infers_open(self):
+        href = self.anna_links[1].split('"')[1]
+        path = href[href.index("/email-tracking/"):]
+        response = self.url_open(path, allow_redirects=False)
+        self.assertEqual(response.status_code, 302)
+        # Odoo's sanitizer percent-encodes the path of the posted body: that is the URL the email had
+        encoded_url = "https://shop.example/caff%C3%A8/ordine?q=a%20b&lang=it#dettagli"
+        self.assertEqual(response.headers["Location"], encoded_url)
+        self.assertIn("no-store", response.headers["Cache-Control"])
+        self.assertEqual(self.anna_tracking.state, "clicked")
+        self.assertEqual(self.anna_tracking.click_count, 1)
+        opens = self.anna_tracking.event_ids.filtered(lambda e: e.event_type == "open")
+        self.assertEqual(len(opens), 1)
+        self.assertTrue(opens.is_inferred, "T8: the click implies an open")
+        self.assertEqual(self.anna_tracking.event_ids.filtered("link_id").url, encoded_url)
+        # a later real open does not add another inferred one and keeps "clicked"
+        self.url_open(f"/email-tracking/open/{self.anna_token}.gif")
+        self.assertEqual(self.anna_tracking.state, "clicked")
+        self.assertEqual(self.anna_tracking.open_count, 2)
+        self.assertEqual(self.bruno_tracking.event_ids.ids, [])
+
+    def test_t6_status_per_message_and_recipient(self):
+        self.url_open(f"/email-tracking/open/{self.anna_token}.gif")
+        status = self.message._mail_tracking_status()[self.message.id]
+        by_email = {line["email"]: line for line in status}
+        self.assertEqual(by_email["anna@customer.example"]["state"], "opened")
+        self.assertEqual(by_email["anna@customer.example"]["open_count"], 1)
+        self.assertEqual(by_email["bruno@buyer.example"]["state"], "sent")
+        self.assertFalse(by_email["bruno@buyer.example"]["anonymous"])
+
+    def test_r1_r3_bad_tokens_get_the_gif_and_write_nothing(self):
+        token = self.anna_token
+        hostile = [
+            token[:-1], token[:-1] + ("A" if token[-1] != "A" else "B"), token.upper(), "x" * 5000,
+            "%00", "..%2F..%2Fetc%2Fpasswd", "' OR '1'='1", "%C3%28%A0%A1", "%FF%FE", str(self.anna_tracking.id),
+        ]
+        for bad in hostile:
+            with self.subTest(token=bad):
+                self.assert_pixel(self.url_open(f"/email-tracking/open/{bad}.gif"))
+        response = self.url_open(f"/email-tracking/open/{token}.gif", head=True)
+        self.assertEqual(response.status_code, 200)
+        self.assertFalse(self.events(), "nothing recorded for invalid tokens or HEAD requests")
+        self.assertEqual(self.anna_tracking.state, "sent")
+
+    def test_r2_r3_bad_click_requests_get_404_and_never_redirect(self):
+        href = self.anna_links[0].split('"')[1]
+        ref = href.rsplit("/", 1)[1]
+        other = self.post_email(self.bruno, Markup('<a href="https://evil-not.example/">x</a>'))
+        other_ref = self.env["mail.tracked.link"].sudo().search([("message_id", "=", other.id)]).ref
+        hostile = [
+            f"/email-tracking/click/{self.anna_token[:-2]}/{ref}",
+            f"/email-tracking/click/{self.anna_token}/{ref[:-1]}",
+            f"/email-tracking/click/{self.anna_token}/{other_ref}",  # link of another message
+            f"/email-tracking/click/{self.anna_token}/{ref}x?url=https://evil.example/",
+            f"/email-tracking/click/nope/{ref}?redirect=https://evil.example/&url=//evil.example",
+            f"/email-tracking/click/{'%FF' * 40}/{'%00'}",
+            f"/email-tracking/click/{'A' * 3000}/{ref}",
+        ]
+        for path in hostile:
+            with self.subTest(path=path):
+                response = self.url_open(path, allow_redirects=False)
+                self.assertEqual(response.status_code, 404)
+                self.assertNotIn("evil", response.headers.get("Location", ""))
+        response = self.url_open(f"/email-tracking/click/{self.anna_token}/{ref}?url=https://evil.example/",
+                                 allow_redirects=False)
+        self.assertEqual(response.headers["Location"], "https://shop.example/first",
+                         "R2: query parameters never choose the target")
+        self.assertEqual(len(self.events().filtered(lambda e: e.event_type == "click")), 1)
+        response = self.url_open(f"/email-tracking/click/{self.anna_token}/{ref}", head=True,
+                                 allow_redirects=False)
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(len(self.events().filtered(lambda e: e.event_type == "click")), 1,
+                         "HEAD requests are not clicks")
+
+    def test_r3_wrong_methods_are_refused_without_error(self):
+        for path in (f"/email-tracking/open/{self.anna_token}.gif",
+                     f"/email-tracking/click/{self.anna_token}/abc"):
+            response = self.opener.post(self.base_url() + path, data={"x": "y"}, timeout=10)
+            self.assertEqual(response.status_code, 405)
+        self.assertFalse(self.events())
+
+    def test_t3_tracking_switched_off_after_the_fact_records_nothing(self):
+        """Only emails sent with tracking on are tracked: forging a pixel URL out
+        of a click token of an email without open tracking records nothing."""
+        message = self.post_email(self.anna, BODY, track_opens=False)
+        token = self.token_of(self.outgoing(message)["anna@customer.example"]["body"])
+        self.url_open(f"/email-tracking/open/{token}.gif")
+        self.assertFalse(message.tracked_recipient_ids.event_ids)

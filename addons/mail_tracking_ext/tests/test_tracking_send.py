@@ -1,0 +1,151 @@
+from markupsafe import Markup
+
+from odoo.tests import Form, tagged
+
+from .common import CLICK_LINK, TrackingCase
+
+BODY = Markup('<p>Hello, see <a href="https://shop.example/offer?id=7">our offer</a>.</p>')
+
+
+@tagged("post_install", "-at_install")
+class TestTrackingSend(TrackingCase):
+
+    def test_t1_t2_each_contact_gets_own_pixel_and_links(self):
+        message = self.post_email(self.anna | self.bruno, BODY)
+        self.assertTrue(message.track_opens and message.track_clicks, "T4: defaults are on")
+        outgoing = self.outgoing(message)
+        anna_body = outgoing["anna@customer.example"]["body"]
+        bruno_body = outgoing["bruno@buyer.example"]["body"]
+        anna_token, bruno_token = self.token_of(anna_body), self.token_of(bruno_body)
+        self.assertTrue(anna_token and bruno_token)
+        self.assertNotEqual(anna_token, bruno_token)
+        self.assertEqual({m.group(1) for m in CLICK_LINK.finditer(anna_body)}, {anna_token})
+        self.assertNotIn("https://shop.example/offer", anna_body, "the original URL is server-side only")
+        recipients = message.tracked_recipient_ids
+        self.assertEqual(recipients.partner_id, self.anna | self.bruno)
+        self.assertEqual(set(recipients.mapped("state")), {"sent"})
+        self.assertEqual(message.sudo().env["mail.tracked.link"].search(
+            [("message_id", "=", message.id)]).url, "https://shop.example/offer?id=7")
+
+    def test_t3_composer_switches_override_defaults_only_for_that_email(self):
+        composer = Form(self.env["mail.compose.message"].with_user(self.salesperson).with_context(
+            default_model="crm.lead", default_res_ids=self.lead.ids, default_composition_mode="comment",
+            default_partner_ids=self.anna.ids, mail_notify_force_send=False))
+        self.assertTrue(composer.track_opens and composer.track_clicks)
+        composer.body = BODY
+        composer.track_clicks = False
+        composer.save().action_send_mail()
+        message = self.lead.message_ids[0]
+        self.assertTrue(message.track_opens)
+        self.assertFalse(message.track_clicks)
+        body = self.outgoing(message)["anna@customer.example"]["body"]
+        self.assertIn("/email-tracking/open/", body)
+        self.assertIn('href="https://shop.example/offer?id=7"', body, "clicks off: link untouched")
+        self.assertTrue(self.salesperson.mail_track_clicks_default, "T3: the default did not change")
+
+    def test_t3_inline_composer_values_are_honoured(self):
+        message = self.post_email(self.anna, BODY, track_opens=False, track_clicks=False)
+        self.assertFalse(message.track_opens or message.track_clicks)
+        self.assertEqual(self.outgoing(message)["anna@customer.example"]["body"].count("email-tracking"), 0)
+        self.assertFalse(message.tracked_recipient_ids)
+
+    def test_t4_user_defaults(self):
+        self.salesperson.write({"mail_track_opens_default": False})
+        message = self.post_email(self.anna, BODY)
+        self.assertFalse(message.track_opens)
+        self.assertTrue(message.track_clicks)
+        body = self.outgoing(message)["anna@customer.example"]["body"]
+        self.assertNotIn("/email-tracking/open/", body)
+        self.assertIn("/email-tracking/click/", body)
+
+    def test_t5_company_enforced_defaults_and_disallowed_tracking(self):
+        self.env.company.write({
+            "mail_tracking_enforce_defaults": True,
+            "mail_tracking_default_opens": True,
+            "mail_tracking_default_clicks": False,
+        })
+        self.salesperson.write({"mail_track_opens_default": False, "mail_track_clicks_default": True})
+        message = self.post_email(self.anna, BODY)
+        self.assertEqual((message.track_opens, message.track_clicks), (True, False))
+        self.env.company.mail_tracking_allowed = False
+        message = self.post_email(self.anna, BODY, track_opens=True, track_clicks=True)
+        self.assertFalse(message.track_opens or message.track_clicks,
+                         "T5: not allowed by the company, whatever the composer says")
+        composer = self.env["mail.compose.message"].with_user(self.salesperson).create({
+            "model": "crm.lead", "res_ids": self.lead.ids, "body": BODY})
+        self.assertFalse(composer.mail_tracking_allowed, "T3: the switches are hidden")
+
+    def test_only_emails_to_contacts_are_tracked(self):
+        """Notes, system notifications and internal users are never tracked."""
+        note = self.lead.with_user(self.salesperson).message_post(
+            body=BODY, partner_ids=self.anna.ids, message_type="comment", subtype_xmlid="mail.mt_note")
+        self.assertFalse(note.track_opens or note.track_clicks)
+        notification = self.lead.with_user(self.salesperson).message_post(
+            body=BODY, partner_ids=self.anna.ids, subtype_xmlid="mail.mt_comment")
+        self.assertFalse(notification.track_opens, "message_type notification is Odoo's, not the user's")
+        self.lead.with_user(self.salesperson).write({"user_id": self.colleague.id})
+        assignment = self.env["mail.message"].search([("partner_ids", "in", self.colleague.partner_id.ids)])
+        self.assertTrue(assignment)
+        self.assertFalse(any(assignment.mapped("track_opens")))
+
+        message = self.post_email(self.anna | self.colleague.partner_id, BODY)
+        outgoing = self.outgoing(message)
+        self.assertNotIn("email-tracking", outgoing["carl@mycompany.example"]["body"])
+        self.assertEqual(message.tracked_recipient_ids.partner_id, self.anna)
+
+    def test_t9_empty_body_goes_out_untouched(self):
+        message = self.post_email(self.anna, "")
+        mails = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+        for mail in mails:
+            for values in mail._prepare_outgoing_list():
+                self.assertNotIn("email-tracking", values["body"])
+        self.assertFalse(message.tracked_recipient_ids)
+
+    def test_t10_never_track_lists(self):
+        """T10: a domain rule covers the domain and its subdomains, not look-alikes."""
+        exclusions = self.env["mail.tracking.exclusion"]
+        exclusions.create({"pattern": "Buyer.example"})
+        exclusions.with_user(self.salesperson).create(
+            {"pattern": "anna@customer.example", "user_id": self.salesperson.id})
+        sub, lookalike = self.env["res.partner"].create([
+            {"name": "Sub", "email": "x@eu.buyer.example"},
+            {"name": "Lookalike", "email": "y@mybuyer.example"},
+        ])
+        message = self.post_email(self.anna | self.bruno | sub | lookalike, BODY)
+        outgoing = self.outgoing(message)
+        self.assertEqual(message.tracked_recipient_ids.partner_id, lookalike)
+        for email in ("anna@customer.example", "bruno@buyer.example", "x@eu.buyer.example"):
+            self.assertNotIn("email-tracking", outgoing[email]["body"])
+        # a colleague's personal list does not apply to the salesperson's emails
+        colleague_lead = self.env["crm.lead"].create({"name": "Carl's deal", "user_id": self.colleague.id})
+        message = self.post_email(self.anna, BODY, user=self.colleague, record=colleague_lead)
+        self.outgoing(message)
+        self.assertEqual(message.tracked_recipient_ids.partner_id, self.anna)
+
+    def test_t10_invalid_never_track_entry_is_refused(self):
+        with self.assertRaises(Exception):
+            self.env["mail.tracking.exclusion"].create({"pattern": "not a domain"})
+        rule = self.env["mail.tracking.exclusion"].create({"pattern": " @Example.COM "})
+        self.assertEqual(rule.pattern, "example.com")
+
+    def test_r5_unsent_email_leaves_no_tracking(self):
+        message = self.post_email(self.anna, BODY)
+        mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+        mail._prepare_outgoing_list()
+        self.assertTrue(message.tracked_recipient_ids)
+        mail.write({"state": "exception"})
+        mail._postprocess_sent_message(success_pids=[], failure_type="mail_smtp", failure_reason="down")
+        self.assertFalse(message.tracked_recipient_ids)
+
+    def test_t7_raw_addresses_sent_together_share_one_anonymous_token(self):
+        message = self.post_email(self.anna, BODY)
+        mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+        mail.write({"email_to": "x@raw.example, y@raw.example", "email_cc": "z@raw.example"})
+        outgoing = self.outgoing(message)
+        raw_body = outgoing["x@raw.example, y@raw.example, z@raw.example"]["body"]
+        anna_body = outgoing["anna@customer.example"]["body"]
+        self.assertNotEqual(self.token_of(raw_body), self.token_of(anna_body))
+        anonymous = message.tracked_recipient_ids.filtered(lambda recipient: not recipient.partner_id)
+        self.assertEqual(len(anonymous), 1)
+        self.assertEqual(anonymous.email, "x@raw.example, y@raw.example, z@raw.example")
+        self.assertEqual(len(message.tracked_recipient_ids), 2)

@@ -1,0 +1,92 @@
+"""Rewriting an email body for tracking, without touching anything else.
+
+The body is parsed with lxml (never with regular expressions); only the
+``href`` of trackable links changes and the pixel is inserted once. A body
+without a trackable link comes back as the very same string.
+"""
+import hashlib
+import re
+from urllib.parse import urlsplit
+
+from lxml import etree, html as lxml_html
+
+# Paths of Odoo's own pages (actions, unfollow, unsubscribe, tracking) that
+# must keep working exactly as Odoo generated them.
+ODOO_OWN_PATH_PREFIXES = (
+    "/mail/", "/web", "/odoo", "/unsubscribe", "/mailing/", "/email-tracking/",
+)
+NO_TRACK_ATTRIBUTE = "data-no-track"
+LINK_REF_LENGTH = 12
+
+_DOCUMENT_START = re.compile(r"^\s*(<!doctype[^>]*>\s*)?<html[\s>]", re.IGNORECASE)
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+def link_ref(url):
+    """Short stable reference of ``url`` within one message (48 bits)."""
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:LINK_REF_LENGTH]
+
+
+def is_trackable(url, base_url):
+    """Whether a link target may be replaced by a click redirect (SPEC T2)."""
+    if not url.lower().startswith(("http://", "https://")):
+        return False  # mailto:, tel:, in-page anchors, relative links, scripts
+    try:
+        target = urlsplit(url)
+    except ValueError:
+        return False
+    if target.netloc.lower() == urlsplit(base_url).netloc.lower():
+        return not target.path.startswith(ODOO_OWN_PATH_PREFIXES)
+    return True
+
+
+def rewrite_links(body, base_url, click_url):
+    """Replace trackable link targets of ``body``.
+
+    :param str body: HTML document or fragment
+    :param str base_url: the Odoo base URL, to recognise Odoo's own pages
+    :param click_url: callable ``(ref) -> href`` building the redirect URL
+    :return: ``(new_body, {ref: original_url})``
+    """
+    if not body or "<a" not in body.lower():
+        return body, {}
+    is_document = bool(_DOCUMENT_START.match(body))
+    try:
+        if is_document:
+            root = lxml_html.document_fromstring(body)
+        else:
+            root = lxml_html.fragment_fromstring(body, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return body, {}
+
+    links = {}
+    for anchor in root.iter("a"):
+        url = (anchor.get("href") or "").strip()
+        if not url or anchor.get(NO_TRACK_ATTRIBUTE) is not None or not is_trackable(url, base_url):
+            continue
+        ref = link_ref(url)
+        links[ref] = url
+        anchor.set("href", click_url(ref))
+    if not links:
+        return body, {}
+
+    if is_document:
+        doctype = root.getroottree().docinfo.doctype
+        new_body = lxml_html.tostring(root, encoding="unicode", doctype=doctype or None)
+    else:
+        # serialise the children of the wrapper <div> only
+        new_body = lxml_html.tostring(root, encoding="unicode")[len("<div>"):-len("</div>")]
+    return new_body, links
+
+
+def add_open_pixel(body, pixel_url):
+    """Insert the invisible 1x1 open pixel at the end of the visible body."""
+    pixel = (
+        f'<img src="{pixel_url}" alt="" width="1" height="1" '
+        'style="display:block;border:0;width:1px;height:1px;" />'
+    )
+    ends = list(_BODY_END.finditer(body))
+    if ends:
+        position = ends[-1].start()
+        return body[:position] + pixel + body[position:]
+    return body + pixel
