@@ -21,6 +21,9 @@
         "web.assets_backend": [
             "mail_tracking_ext/static/src/**/*",
         ],
+        "web.assets_tests": [
+            "mail_tracking_ext/static/tests/tours/**/*",
+        ],
     },
     "installable": True,
     "application": False,

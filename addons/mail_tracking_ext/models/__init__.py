@@ -5,6 +5,7 @@ from . import mail_tracked_event
 from . import mail_message
 from . import mail_mail
 from . import mail_thread
+from . import ir_http
 from . import res_company
 from . import res_config_settings
 from . import res_users

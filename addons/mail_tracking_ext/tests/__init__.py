@@ -1,3 +1,4 @@
 from . import test_tools
 from . import test_tracking_send
 from . import test_tracking_routes
+from . import test_composer_tour
