@@ -12,10 +12,15 @@
         "security/ir.model.access.csv",
         "security/mail_tracking_security.xml",
         "views/mail_tracking_exclusion_views.xml",
+        "security/mail_logging_security.xml",
+        "data/mail_logging_alias.xml",
+        "views/mail_logging_request_views.xml",
         "views/res_config_settings_views.xml",
         "views/res_users_views.xml",
         "views/mail_tracked_recipient_views.xml",
         "views/mail_compose_message_views.xml",
+        "views/res_partner_views.xml",
+        "views/mail_tracking_templates.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -1,4 +1,6 @@
 import base64
+import csv
+import io
 
 import werkzeug.utils
 from werkzeug.exceptions import NotFound
@@ -36,3 +38,33 @@ class MailTrackingController(http.Controller):
         response = werkzeug.utils.redirect(url, code=302, Response=http.Response)
         response.headers.extend(NO_STORE)
         return response
+
+    @http.route("/email-tracking/optout/<string:token>", type="http", auth="public",
+                methods=["GET", "POST"], website=False, sitemap=False, readonly=False)
+    def optout(self, token, **_kwargs):
+        """A recipient stops all tracking of their emails (P2). GET only asks:
+        link scanners follow links, and must not opt anyone out."""
+        partner = request.env["mail.tracked.recipient"]._optout_contact(token)
+        if not partner:
+            raise NotFound()
+        request.update_context(lang=partner.lang or request.env.lang)
+        done = request.httprequest.method == "POST"
+        if done:
+            partner.sudo().do_not_track = True
+        return request.render("mail_tracking_ext.optout_page", {
+            "done": done or partner.do_not_track,
+            "token": token,
+        })
+
+    @http.route("/email-tracking/export/<int:partner_id>", type="http", auth="user", methods=["GET"])
+    def export(self, partner_id, **_kwargs):
+        """A contact's tracking data as CSV (P3)."""
+        partner = request.env["res.partner"].browse(partner_id).exists()
+        if not partner or not partner.has_access("read"):
+            raise NotFound()
+        output = io.StringIO()
+        csv.writer(output).writerows(partner._mail_tracking_export_rows())
+        return request.make_response(output.getvalue().encode(), [
+            ("Content-Type", "text/csv; charset=utf-8"),
+            ("Content-Disposition", http.content_disposition(f"email-tracking-{partner.id}.csv")),
+        ])

@@ -9,3 +9,6 @@ from . import ir_http
 from . import res_company
 from . import res_config_settings
 from . import res_users
+from . import mail_message_association
+from . import mail_logging_request
+from . import res_partner

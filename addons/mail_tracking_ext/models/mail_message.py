@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.osv import expression
 
 
 class MailMessage(models.Model):
@@ -10,12 +11,45 @@ class MailMessage(models.Model):
         "Track Clicks", readonly=True, help="Link clicks were tracked when this email was sent.")
     tracked_recipient_ids = fields.One2many(
         "mail.tracked.recipient", "message_id", "Tracked Recipients", readonly=True)
+    # Logging (L1, L2)
+    log_email = fields.Boolean(
+        "Logged to CRM", readonly=True,
+        help="This email also appears on the timelines of its recipients' records.")
+    association_ids = fields.One2many(
+        "mail.message.association", "message_id", "Also On", readonly=True)
+
+    @api.model
+    def _message_fetch(self, domain, search_term=None, before=None, after=None, around=None, limit=30):
+        """A record's timeline also shows the logged emails associated with it
+        (L2); the controller names the record in the context."""
+        thread = self.env.context.get("mail_logging_thread")
+        if thread and self.env.user._is_internal():
+            model, res_id = thread
+            domain = expression.OR([domain, [
+                ("association_ids", "any", [("model", "=", model), ("res_id", "=", res_id)]),
+                ("message_type", "!=", "user_notification"),
+            ]])
+        return super()._message_fetch(
+            domain, search_term=search_term, before=before, after=after, around=around, limit=limit)
+
+    def action_edit_associations(self):
+        """Open the editor of the records this logged email appears on (L2)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Associations"),
+            "res_model": "mail.message.association.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_message_id": self.id},
+        }
 
     def _mail_tracking_status(self):
         """Per-recipient engagement of these messages (T6), in three queries
         whatever the number of messages: ``{message_id: [recipient, ...]}``
-        where each recipient is a dict ready for the web client."""
-        recipients = self.env["mail.tracked.recipient"].sudo().search(
+        where each recipient is a dict ready for the web client. Only the
+        recipients the user may see are listed (P4)."""
+        recipients = self.env["mail.tracked.recipient"].search(
             [("message_id", "in", self.ids)], order="id")
         events = self.env["mail.tracked.event"].sudo().search_fetch(
             [("recipient_id", "in", recipients.ids)],
@@ -37,6 +71,7 @@ class MailMessage(models.Model):
                 "name": recipient.partner_id.name or False,
                 "email": recipient.email,
                 "anonymous": not recipient.partner_id,
+                "aggregate": recipient.is_aggregate,
                 "state": recipient.state,
                 "sent_date": recipient.sent_date,
                 "first_open_date": recipient.first_open_date,

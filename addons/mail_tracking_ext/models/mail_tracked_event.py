@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.osv import expression
 
 
 class MailTrackedEvent(models.Model):
@@ -19,3 +20,11 @@ class MailTrackedEvent(models.Model):
     user_agent = fields.Char("User Agent")
     is_inferred = fields.Boolean(
         "Inferred", help="An open deduced from a click: the recipient's client blocked images.")
+
+    @api.model
+    def _search(self, domain, offset=0, limit=None, order=None, **kwargs):
+        """Events are as visible as their tracked email (P4)."""
+        if not self.env.su:
+            domain = expression.AND([domain or [], [
+                ("recipient_id", "in", self.env["mail.tracked.recipient"]._search([]))]])
+        return super()._search(domain, offset, limit, order, **kwargs)

@@ -1,9 +1,13 @@
 import re
 import secrets
 
-from odoo import api, fields, models, tools
+from markupsafe import Markup
 
-from ..tools import add_open_pixel, new_token, rewrite_links, token_digest, truncate_ip
+from odoo import api, fields, models, tools
+from odoo.exceptions import AccessError
+from odoo.osv import expression
+
+from ..tools import add_open_pixel, append_to_body, new_token, rewrite_links, token_digest, truncate_ip
 from ..tools.html import LINK_REF_LENGTH
 
 USER_AGENT_MAX_LENGTH = 512
@@ -30,9 +34,13 @@ class MailTrackedRecipient(models.Model):
     mail_id_int = fields.Integer("Outgoing Mail ID", index="btree_not_null", readonly=True,
                                  help="The mail.mail that was sent; it may be deleted since.")
     partner_id = fields.Many2one(
-        "res.partner", "Contact", ondelete="set null", index="btree_not_null", readonly=True,
+        "res.partner", "Contact", ondelete="cascade", index="btree_not_null", readonly=True,
         help="Empty when several raw addresses received one shared message (anonymous).")
     email = fields.Char("Sent To", readonly=True)
+    is_aggregate = fields.Boolean(
+        "Anonymous Measurement", readonly=True,
+        help="One pixel shared by the recipients who are not tracked individually (P1): "
+             "it counts opens, never who opened.")
     token_digest = fields.Char(readonly=True, index=True, copy=False, groups="base.group_system")
     subject = fields.Char(related="message_id.subject")
     author_id = fields.Many2one(related="message_id.author_id", store=True, string="Author", index=True)
@@ -45,6 +53,9 @@ class MailTrackedRecipient(models.Model):
         [("sent", "Sent"), ("opened", "Opened"), ("clicked", "Clicked")],
         default="sent", required=True, readonly=True, index=True)
     first_open_date = fields.Datetime("First Opened On", readonly=True)
+    replied_date = fields.Datetime(
+        "Replied On", readonly=True, index="btree_not_null",
+        help="First reply of this recipient, matched by In-Reply-To/References (L9).")
     last_open_date = fields.Datetime("Last Opened On", compute="_compute_engagement")
     open_count = fields.Integer("Opens", compute="_compute_engagement")
     click_count = fields.Integer("Clicks", compute="_compute_engagement")
@@ -75,37 +86,59 @@ class MailTrackedRecipient(models.Model):
     @api.model
     def _track_outgoing(self, mail, email_list):
         """Give each trackable entry of ``mail._prepare_outgoing_list()`` its
-        own token, pixel and click links; return the list with new bodies."""
+        own token, pixel and click links; return the list with new bodies.
+
+        With the company's data privacy on (P1), only contacts with a legal
+        basis are tracked individually; the others get nothing or, if the
+        company measures opens anonymously, one pixel shared by all of them.
+        """
         message = mail.mail_message_id
         author_user = message.author_id.user_ids.filtered(lambda user: not user.share)[:1]
         if not author_user or tools.is_html_empty(message.body):
             return email_list
+        company = author_user.company_id
         excluded = self.env["mail.tracking.exclusion"]._excluded_emails(
             {email for values in email_list for email in values["email_to_normalized"]}, author_user)
-        trackable = [
-            values for values in email_list
-            if not tools.is_html_empty(values["body"])
-            and values["email_to_normalized"]
-            and not excluded.intersection(values["email_to_normalized"])
-            and not (values["partner_id"] and not values["partner_id"].partner_share)
-        ]
-        if not trackable:
+        personal, shared = [], []
+        for values in email_list:
+            partner = values["partner_id"]
+            if (tools.is_html_empty(values["body"]) or not values["email_to_normalized"]
+                    or excluded.intersection(values["email_to_normalized"])
+                    or (partner and (not partner.partner_share or partner.do_not_track))):
+                continue
+            if partner._is_individually_trackable(company) if partner else not company.mail_tracking_privacy:
+                personal.append(values)
+            elif company.mail_tracking_anonymous_opens and message.track_opens:
+                shared.append(values)
+        if not personal and not shared:
             return email_list
 
-        base_url = mail.get_base_url()
-        # bodies are rewritten once, then each recipient's token is put in
-        placeholder = f"mtxtoken{secrets.token_hex(8)}"
-        tokens = [new_token() for _values in trackable]
-        self.sudo().create([{
+        tokens = [new_token() for _values in personal]
+        create_values = [{
             "message_id": message.id,
             "mail_id_int": mail.id,
             "partner_id": values["partner_id"].id if values["partner_id"] else False,
             "email": ", ".join(values["email_to_normalized"]),
             "token_digest": token_digest(token),
-        } for values, token in zip(trackable, tokens)])
+        } for values, token in zip(personal, tokens)]
+        shared_token = new_token()
+        if shared:
+            create_values.append({
+                "message_id": message.id,
+                "mail_id_int": mail.id,
+                "is_aggregate": True,
+                "token_digest": token_digest(shared_token),
+            })
+        self.sudo().create(create_values)
+        if message.model and message.model not in self._tracked_models():
+            self.env.registry.clear_cache()
 
+        base_url = mail.get_base_url()
+        # bodies are rewritten once, then each recipient's token is put in
+        placeholder = f"mtxtoken{secrets.token_hex(8)}"
+        pixel_url = f"{base_url}/email-tracking/open/{placeholder}.gif"
         rewritten, links = {}, {}
-        for values, token in zip(trackable, tokens):
+        for values, token in zip(personal, tokens):
             body = values["body"]
             if body not in rewritten:
                 new_body = body
@@ -114,12 +147,25 @@ class MailTrackedRecipient(models.Model):
                         body, base_url, lambda ref: f"{base_url}/email-tracking/click/{placeholder}/{ref}")
                     links.update(body_links)
                 if message.track_opens:
-                    new_body = add_open_pixel(new_body, f"{base_url}/email-tracking/open/{placeholder}.gif")
+                    new_body = add_open_pixel(new_body, pixel_url)
                 rewritten[body] = new_body
-            values["body"] = rewritten[body].replace(placeholder, token)
+            new_body = rewritten[body]
+            if company.mail_tracking_optout_link and values["partner_id"]:
+                new_body = append_to_body(new_body, self._optout_link_html(
+                    values["partner_id"], f"{base_url}/email-tracking/optout/{placeholder}"))
+            values["body"] = new_body.replace(placeholder, token)
+        for values in shared:
+            values["body"] = add_open_pixel(values["body"], pixel_url.replace(placeholder, shared_token))
         if links:
             self.env["mail.tracked.link"]._ensure_links(message, links)
         return email_list
+
+    def _optout_link_html(self, partner, url):
+        label = self.with_context(lang=partner.lang).env._("Stop tracking my activity on these emails")
+        return str(Markup(
+            '<p style="font-size:11px;color:#888888;margin-top:16px;">'
+            '<a href="%s" style="color:#888888;" data-no-track="1">%s</a></p>'
+        ) % (url, label))
 
     @api.model
     def _discard_unsent(self, mails, success_pids, failure_type):
@@ -133,7 +179,8 @@ class MailTrackedRecipient(models.Model):
         ).unlink()
 
     # ------------------------------------------------------------
-    # Public routes: one SQL statement each, nothing written for unknown tokens
+    # Public routes: one SQL statement each, nothing written for unknown
+    # tokens, nothing written once the contact withdrew (P2)
     # ------------------------------------------------------------
 
     @api.model
@@ -156,7 +203,8 @@ class MailTrackedRecipient(models.Model):
                 SELECT r.id, r.state
                   FROM mail_tracked_recipient r
                   JOIN mail_message m ON m.id = r.message_id
-                 WHERE r.token_digest = %(digest)s AND m.track_opens
+             LEFT JOIN res_partner p ON p.id = r.partner_id
+                 WHERE r.token_digest = %(digest)s AND m.track_opens AND p.do_not_track IS NOT TRUE
             ), event AS (
                 INSERT INTO mail_tracked_event (recipient_id, event_type, event_date, ip, user_agent, is_inferred)
                 SELECT id, 'open', %(now)s, %(ip)s, %(user_agent)s, false FROM recipient
@@ -169,43 +217,132 @@ class MailTrackedRecipient(models.Model):
 
     @api.model
     def _record_click(self, token, ref, ip=None, user_agent=None, record=True):
-        """Record a click on link ``ref`` of the email carrying ``token`` and
-        return the link's original URL, or None when there is no such link (T2).
-        A first click without a recorded open adds an inferred open (T8)."""
-        values = dict(self._event_values(token, ip, user_agent), ref=ref)
+        """Return the original URL of link ``ref`` of the email carrying
+        ``token``, or None when there is no such link (T2); record the click
+        unless ``record`` is false. A first click without a recorded open adds
+        an inferred open (T8)."""
+        values = dict(self._event_values(token, ip, user_agent), ref=ref, record=record)
         if not values["digest"] or not LINK_REF.fullmatch(ref or ""):
             return None
-        if not record:
-            self.env.cr.execute("""
-                SELECT l.url
+        self.env.cr.execute("""
+            WITH target AS (
+                SELECT r.id, r.state, l.id AS link_id, l.url,
+                       %(record)s AND m.track_clicks AND p.do_not_track IS NOT TRUE AS recordable
                   FROM mail_tracked_recipient r
                   JOIN mail_message m ON m.id = r.message_id
                   JOIN mail_tracked_link l ON l.message_id = r.message_id AND l.ref = %(ref)s
-                 WHERE r.token_digest = %(digest)s AND m.track_clicks
-            """, values)
-        else:
-            self.env.cr.execute("""
-                WITH target AS (
-                    SELECT r.id, r.state, l.id AS link_id, l.url
-                      FROM mail_tracked_recipient r
-                      JOIN mail_message m ON m.id = r.message_id
-                      JOIN mail_tracked_link l ON l.message_id = r.message_id AND l.ref = %(ref)s
-                     WHERE r.token_digest = %(digest)s AND m.track_clicks
-                ), click AS (
-                    INSERT INTO mail_tracked_event
-                           (recipient_id, link_id, event_type, event_date, ip, user_agent, is_inferred)
-                    SELECT id, link_id, 'click', %(now)s, %(ip)s, %(user_agent)s, false FROM target
-                ), inferred_open AS (
-                    INSERT INTO mail_tracked_event
-                           (recipient_id, event_type, event_date, ip, user_agent, is_inferred)
-                    SELECT id, 'open', %(now)s, %(ip)s, %(user_agent)s, true FROM target WHERE state = 'sent'
-                ), status AS (
-                    UPDATE mail_tracked_recipient r
-                       SET state = 'clicked', first_open_date = COALESCE(r.first_open_date, %(now)s)
-                      FROM target
-                     WHERE r.id = target.id AND target.state != 'clicked'
-                )
-                SELECT url FROM target
-            """, values)
+             LEFT JOIN res_partner p ON p.id = r.partner_id
+                 WHERE r.token_digest = %(digest)s
+            ), click AS (
+                INSERT INTO mail_tracked_event
+                       (recipient_id, link_id, event_type, event_date, ip, user_agent, is_inferred)
+                SELECT id, link_id, 'click', %(now)s, %(ip)s, %(user_agent)s, false
+                  FROM target WHERE recordable
+            ), inferred_open AS (
+                INSERT INTO mail_tracked_event
+                       (recipient_id, event_type, event_date, ip, user_agent, is_inferred)
+                SELECT id, 'open', %(now)s, %(ip)s, %(user_agent)s, true
+                  FROM target WHERE recordable AND state = 'sent'
+            ), status AS (
+                UPDATE mail_tracked_recipient r
+                   SET state = 'clicked', first_open_date = COALESCE(r.first_open_date, %(now)s)
+                  FROM target
+                 WHERE r.id = target.id AND target.recordable AND target.state != 'clicked'
+            )
+            SELECT url FROM target
+        """, values)
         row = self.env.cr.fetchone()
         return row[0] if row else None
+
+    @api.model
+    def _optout_contact(self, token):
+        """The contact whose email carried ``token``, for the opt-out page (P2)."""
+        digest = token_digest(token)
+        if not digest:
+            return self.env["res.partner"]
+        recipient = self.sudo().search([("token_digest", "=", digest), ("partner_id", "!=", False)], limit=1)
+        return recipient.partner_id
+
+    # ------------------------------------------------------------
+    # Privacy: visibility (P4) and retention (P3)
+    # ------------------------------------------------------------
+
+    @tools.ormcache()
+    def _tracked_models(self):
+        self.env.cr.execute("SELECT DISTINCT model FROM mail_tracked_recipient WHERE model IS NOT NULL")
+        return tuple(model for (model,) in self.env.cr.fetchall())
+
+    @api.model
+    def _visibility_domain(self):
+        """Tracking details are for the email's author and for the users who
+        can read the record the email belongs to (P4)."""
+        domain = [("author_id", "=", self.env.user.partner_id.id)]
+        for model in self._tracked_models():
+            if model in self.env and self.env[model].has_access("read"):
+                domain = expression.OR([domain, [
+                    ("model", "=", model), ("res_id", "in", self.env[model]._search([]))]])
+        return domain
+
+    @api.model
+    def _search(self, domain, offset=0, limit=None, order=None, **kwargs):
+        if not self.env.su:
+            domain = expression.AND([domain or [], self._visibility_domain()])
+        return super()._search(domain, offset, limit, order, **kwargs)
+
+    def _check_access(self, operation):
+        result = super()._check_access(operation)
+        if result or self.env.su or not self._ids:
+            return result
+        forbidden = self - self.browse(self._search([("id", "in", self.ids)]))
+        if forbidden:
+            return forbidden, lambda: AccessError(self.env._(
+                "Tracking details are visible to the email's author and to the users who can "
+                "read the record it was sent from."))
+        return None
+
+    @api.autovacuum
+    def _gc_expired_tracking(self):
+        """Delete tracked emails and events older than the retention period (P3)."""
+        days = int(self.env["ir.config_parameter"].sudo().get_param("mail_tracking_ext.retention_days", 365))
+        if days <= 0:
+            return
+        self.env.cr.execute("""
+            DELETE FROM mail_tracked_event WHERE event_date < now() at time zone 'utc' - make_interval(days => %(days)s)
+        """, {"days": days})
+        self.env.cr.execute("""
+            DELETE FROM mail_tracked_recipient WHERE sent_date < now() at time zone 'utc' - make_interval(days => %(days)s)
+        """, {"days": days})
+
+    # ------------------------------------------------------------
+    # Replies (L9)
+    # ------------------------------------------------------------
+
+    @api.model
+    def _record_reply(self, email_values):
+        """Mark the tracked emails that an incoming email answers (by its
+        In-Reply-To/References) as replied by its sender. A reply proves the
+        email was read, so it also counts as an open, flagged inferred, when no
+        open was recorded. The state keeps its Sent/Opened/Clicked meaning."""
+        references = tools.mail.unfold_references(
+            f"{email_values.get('references') or ''} {email_values.get('in_reply_to') or ''}")
+        sender = tools.email_normalize(email_values.get("email_from") or "")
+        if not references or not sender:
+            return self.browse()
+        recipients = self.sudo().search([
+            ("message_id.message_id", "in", references[-32:]), ("replied_date", "=", False),
+        ]).filtered(lambda recipient: not recipient.is_aggregate and sender in (
+            {recipient.partner_id.email_normalized}
+            | {tools.email_normalize(email) for email in (recipient.email or "").split(",")}))
+        if "do_not_track" in self.env["res.partner"]._fields:
+            # nothing is recorded for a contact who withdrew (P2)
+            recipients = recipients.filtered(lambda recipient: not recipient.partner_id.do_not_track)
+        if not recipients:
+            return recipients
+        now = fields.Datetime.now()
+        unopened = recipients.filtered(lambda recipient: recipient.state == "sent")
+        self.env["mail.tracked.event"].sudo().create([
+            {"recipient_id": recipient.id, "event_type": "open", "event_date": now, "is_inferred": True}
+            for recipient in unopened])
+        unopened.write({"state": "opened", "first_open_date": now})
+        recipients.write({"replied_date": now})
+        return recipients

@@ -4,7 +4,8 @@ from odoo.tools import email_normalize
 
 
 class MailTrackingExclusion(models.Model):
-    """An address or a domain whose emails are never tracked (SPEC T10).
+    """An address or a domain whose emails are never tracked (SPEC T10) or,
+    with scope "log", never logged to the CRM (SPEC L5).
 
     Rules without a user are the company's list, kept by administrators;
     rules with a user are that user's personal list. A domain rule matches
@@ -24,9 +25,13 @@ class MailTrackingExclusion(models.Model):
         help="Empty for the company-wide list.")
     company_id = fields.Many2one(
         "res.company", required=True, default=lambda self: self.env.company, ondelete="cascade")
+    scope = fields.Selection(
+        [("track", "Never Track"), ("log", "Never Log")], required=True, default="track",
+        help="Never Track: no pixel and no link rewriting. Never Log: the email is not logged "
+             "to the CRM and no contact is created for the address.")
 
     _sql_constraints = [
-        ("pattern_unique", "unique(pattern, user_id, company_id)",
+        ("pattern_unique", "unique(pattern, user_id, company_id, scope)",
          "This address or domain is already in the list."),
     ]
 
@@ -61,15 +66,17 @@ class MailTrackingExclusion(models.Model):
         return normalized
 
     @api.model
-    def _excluded_emails(self, emails, user):
+    def _excluded_emails(self, emails, user, scope="track"):
         """Return the subset of normalized ``emails`` that must not be tracked
-        for emails sent by ``user``: company rules plus the user's own."""
+        (or, with ``scope="log"``, logged) for emails of ``user``: company
+        rules plus the user's own."""
         emails = {email for email in emails if email}
         if not emails:
             return set()
         rules = self.sudo().search_fetch([
             ("company_id", "=", user.company_id.id),
             ("user_id", "in", [False, user.id]),
+            ("scope", "=", scope),
         ], ["pattern"])
         patterns = set(rules.mapped("pattern"))
         if not patterns:

@@ -13,3 +13,27 @@ class ResCompany(models.Model):
              "their personal defaults.")
     mail_tracking_default_opens = fields.Boolean("Track Opens by Default", default=True)
     mail_tracking_default_clicks = fields.Boolean("Track Clicks by Default", default=True)
+    # Privacy (P1, P2)
+    mail_tracking_privacy = fields.Boolean(
+        "Data Privacy",
+        help="Track individually only the contacts that have a legal basis for processing.")
+    mail_tracking_anonymous_opens = fields.Boolean(
+        "Anonymous Open Measurement",
+        help="With data privacy on, the other recipients get a pixel shared by all of them: "
+             "the email's open count, never who opened it.")
+    mail_tracking_optout_link = fields.Boolean(
+        "Opt-Out Link",
+        help="Add a link to tracked emails that lets the recipient stop all tracking at once.")
+
+    # Logging (L1, L4, L6)
+    mail_log_enforce_default = fields.Boolean(
+        "Enforce Logging Default",
+        help="Every user's emails start from the company's Log default and users cannot "
+             "change their personal default.")
+    mail_log_default = fields.Boolean("Log All Emails by Default", default=True)
+    mail_logging_attachments_allowed = fields.Boolean(
+        "Log Attachments", default=True,
+        help="Logged emails keep their attachments on the CRM timelines.")
+    mail_logging_attachment_max_mb = fields.Integer(
+        "Attachment Size Limit (MB)", default=50,
+        help="Attachments larger than this are left out of logged emails; the timeline says which.")

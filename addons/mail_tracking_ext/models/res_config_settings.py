@@ -12,3 +12,21 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.mail_tracking_default_opens", readonly=False)
     mail_tracking_default_clicks = fields.Boolean(
         related="company_id.mail_tracking_default_clicks", readonly=False)
+    mail_tracking_privacy = fields.Boolean(related="company_id.mail_tracking_privacy", readonly=False)
+    mail_tracking_anonymous_opens = fields.Boolean(
+        related="company_id.mail_tracking_anonymous_opens", readonly=False)
+    mail_tracking_optout_link = fields.Boolean(
+        related="company_id.mail_tracking_optout_link", readonly=False)
+    mail_tracking_retention_days = fields.Integer(
+        "Tracking Retention (days)", config_parameter="mail_tracking_ext.retention_days", default=365,
+        help="Opens and clicks older than this are deleted every day.")
+    mail_log_enforce_default = fields.Boolean(
+        related="company_id.mail_log_enforce_default", readonly=False)
+    mail_log_default = fields.Boolean(related="company_id.mail_log_default", readonly=False)
+    mail_logging_attachments_allowed = fields.Boolean(
+        related="company_id.mail_logging_attachments_allowed", readonly=False)
+    mail_logging_attachment_max_mb = fields.Integer(
+        related="company_id.mail_logging_attachment_max_mb", readonly=False)
+    mail_logging_alias_id = fields.Many2one(
+        "mail.alias", "Logging Address", readonly=True,
+        default=lambda self: self.env.ref("mail_tracking_ext.mail_logging_alias", raise_if_not_found=False))

@@ -1,4 +1,6 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import email_normalize
 
 
 class ResUsers(models.Model):
@@ -14,15 +16,34 @@ class ResUsers(models.Model):
         "Tracking Notifications", default=True,
         help="Be notified when a recipient opens your email or clicks one of its links.")
     mail_tracking_exclusion_ids = fields.One2many(
-        "mail.tracking.exclusion", "user_id", string="Never Track")
+        "mail.tracking.exclusion", "user_id", string="Never Track", domain=[("scope", "=", "track")])
     mail_tracking_defaults_enforced = fields.Boolean(
         related="company_id.mail_tracking_enforce_defaults")
+    # Logging (L1, L3, L4, L5)
+    mail_log_default = fields.Boolean(
+        "Log Emails by Default", default=True,
+        help="New emails you write start with 'Log' switched on: they also appear on the "
+             "timelines of the recipients' contacts, companies and open opportunities.")
+    mail_log_create_contacts = fields.Boolean(
+        "Create Contacts When Logging", default=True,
+        help="When an email you log through the logging address or an import goes to an address "
+             "that is not a contact yet, create the contact (marked non-marketing).")
+    mail_logging_exclusion_ids = fields.One2many(
+        "mail.tracking.exclusion", "user_id", string="Never Log", domain=[("scope", "=", "log")],
+        context={"default_scope": "log"})
+    mail_logging_sender_emails = fields.Text(
+        "My Other Addresses",
+        help="Other addresses you send email from (aliases, personal mailbox), one per line: "
+             "emails from them sent to the company logging address are logged as yours.")
+    mail_log_defaults_enforced = fields.Boolean(related="company_id.mail_log_enforce_default")
 
     @property
     def SELF_READABLE_FIELDS(self):
         return super().SELF_READABLE_FIELDS + [
             "mail_track_opens_default", "mail_track_clicks_default", "mail_tracking_notify",
             "mail_tracking_exclusion_ids", "mail_tracking_defaults_enforced",
+            "mail_log_default", "mail_log_create_contacts", "mail_logging_exclusion_ids",
+            "mail_logging_sender_emails", "mail_log_defaults_enforced",
         ]
 
     @property
@@ -30,6 +51,8 @@ class ResUsers(models.Model):
         return super().SELF_WRITEABLE_FIELDS + [
             "mail_track_opens_default", "mail_track_clicks_default", "mail_tracking_notify",
             "mail_tracking_exclusion_ids",
+            "mail_log_default", "mail_log_create_contacts", "mail_logging_exclusion_ids",
+            "mail_logging_sender_emails",
         ]
 
     @api.model
@@ -47,3 +70,40 @@ class ResUsers(models.Model):
             "track_opens": self.env.user.mail_track_opens_default,
             "track_clicks": self.env.user.mail_track_clicks_default,
         }
+
+    @api.model
+    def _mail_log_default(self):
+        """Value the Log switch of a new email of the current user starts from (L1)."""
+        company = self.env.company
+        if company.mail_log_enforce_default:
+            return company.mail_log_default
+        return self.env.user.mail_log_default
+
+    @api.constrains("mail_logging_sender_emails")
+    def _check_mail_logging_sender_emails(self):
+        for user in self:
+            for line in (user.mail_logging_sender_emails or "").split():
+                if not email_normalize(line.strip(",;")):
+                    raise ValidationError(_("“%(address)s” is not an email address.", address=line))
+
+    @api.model
+    def _find_by_sender_email(self, email):
+        """The internal user who sends from ``email``: their login address or one
+        of their declared other addresses (L4)."""
+        email = email_normalize(email)
+        if not email:
+            return self.browse()
+        users = self.sudo().search([("share", "=", False), ("email_normalized", "=", email)], limit=1)
+        if users:
+            return users
+        for user in self.sudo().search([("share", "=", False), ("mail_logging_sender_emails", "!=", False)]):
+            if email in user._mail_logging_sender_emails():
+                return user
+        return self.browse()
+
+    def _mail_logging_sender_emails(self):
+        """Normalized addresses this user sends from."""
+        self.ensure_one()
+        emails = {self.email_normalized} | {
+            email_normalize(line.strip(",;")) for line in (self.mail_logging_sender_emails or "").split()}
+        return {email for email in emails if email}

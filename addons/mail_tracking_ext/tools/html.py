@@ -79,14 +79,18 @@ def rewrite_links(body, base_url, click_url):
     return new_body, links
 
 
-def add_open_pixel(body, pixel_url):
-    """Insert the invisible 1x1 open pixel at the end of the visible body."""
-    pixel = (
-        f'<img src="{pixel_url}" alt="" width="1" height="1" '
-        'style="display:block;border:0;width:1px;height:1px;" />'
-    )
+def append_to_body(body, snippet):
+    """Insert ``snippet`` at the end of the visible body (before ``</body>``)."""
     ends = list(_BODY_END.finditer(body))
     if ends:
         position = ends[-1].start()
-        return body[:position] + pixel + body[position:]
-    return body + pixel
+        return body[:position] + snippet + body[position:]
+    return body + snippet
+
+
+def add_open_pixel(body, pixel_url):
+    """Insert the invisible 1x1 open pixel at the end of the visible body."""
+    return append_to_body(body, (
+        f'<img src="{pixel_url}" alt="" width="1" height="1" '
+        'style="display:block;border:0;width:1px;height:1px;" />'
+    ))

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class MailComposeMessage(models.TransientModel):
@@ -10,11 +10,63 @@ class MailComposeMessage(models.TransientModel):
         "Track Clicks", default=lambda self: self.env["res.users"]._mail_tracking_defaults()["track_clicks"])
     mail_tracking_allowed = fields.Boolean(
         default=lambda self: self.env.company.mail_tracking_allowed)
+    mail_tracking_possible = fields.Boolean(compute="_compute_mail_tracking_notice")
+    mail_tracking_notice = fields.Char(compute="_compute_mail_tracking_notice")
+    # Logging (L1, L2): the records pre-selected from the recipients can be edited before sending
+    log_email = fields.Boolean("Log", default=lambda self: self.env["res.users"]._mail_log_default(),
+                               help="Also show this email on the recipients' contacts, companies "
+                                    "and open opportunities.")
+    log_partner_ids = fields.Many2many(
+        "res.partner", "mail_compose_message_log_partner_rel", "wizard_id", "partner_id",
+        string="Log on Contacts", compute="_compute_logged_records", store=True, readonly=False)
+    log_lead_ids = fields.Many2many(
+        "crm.lead", "mail_compose_message_log_lead_rel", "wizard_id", "lead_id",
+        string="Log on Opportunities", compute="_compute_logged_records", store=True, readonly=False)
+
+    @api.depends("partner_ids", "mail_tracking_allowed")
+    def _compute_mail_tracking_notice(self):
+        """Say which recipients will not be tracked, and why (P1, P2)."""
+        company = self.env.company
+        for composer in self:
+            contacts = composer.partner_ids.filtered("partner_share")
+            untracked = contacts.filtered(lambda partner: not partner._is_individually_trackable(company))
+            composer.mail_tracking_possible = composer.mail_tracking_allowed and (
+                not contacts or bool(contacts - untracked))
+            composer.mail_tracking_notice = untracked and self.env._(
+                "Not tracked (no legal basis for processing, or tracking refused): %(names)s",
+                names=", ".join(untracked.mapped("display_name")))
 
     def _prepare_mail_values_static(self):
         values = super()._prepare_mail_values_static()
         # only message_post() honours the switches; generic notifications are never tracked
         if (self.composition_mode == "comment" and self.mail_tracking_allowed
                 and self.model and hasattr(self.env[self.model], "message_post")):
-            values.update(track_opens=self.track_opens, track_clicks=self.track_clicks)
+            values.update(track_opens=self.track_opens and self.mail_tracking_possible,
+                          track_clicks=self.track_clicks and self.mail_tracking_possible)
+        if self.composition_mode == "comment" and self.model and hasattr(self.env[self.model], "message_post"):
+            values["log_email"] = self.log_email
+            if self.log_email:
+                values["logged_record_refs"] = self._logged_record_refs()
         return values
+
+    @api.depends("partner_ids", "log_email")
+    def _compute_logged_records(self):
+        Association = self.env["mail.message.association"]
+        for composer in self:
+            records = Association._default_records(composer.partner_ids, self.env.user) \
+                if composer.log_email else []
+            composer.log_partner_ids = self.env["res.partner"].union(
+                *[record for record in records if record._name == "res.partner"])
+            composer.log_lead_ids = self.env["crm.lead"].union(
+                *[record for record in records if record._name == "crm.lead"])
+
+    def _logged_record_refs(self):
+        """The contacts and opportunities chosen in the composer, plus the default
+        records of other apps (tasks, tickets) that the composer does not show."""
+        others = [
+            record for record in self.env["mail.message.association"]._default_records(
+                self.partner_ids, self.env.user)
+            if record._name not in ("res.partner", "crm.lead")
+        ]
+        return [(record._name, record.id) for records in (self.log_partner_ids, self.log_lead_ids, *others)
+                for record in records]

@@ -1,0 +1,332 @@
+import email
+import hashlib
+import logging
+from email import policy
+
+import dateutil.parser
+import pytz
+from markupsafe import Markup
+
+from odoo import _, api, fields, models, tools
+from odoo.tools import email_normalize, html2plaintext, plaintext2html
+from odoo.tools.mail import decode_message_header, email_split_tuples
+
+from ..tools.forwarded_email import attached_original, parse_inline_forward, strip_forward_prefix
+
+_logger = logging.getLogger(__name__)
+
+
+class MailLoggingRequest(models.Model):
+    """One email that reached the company logging address (Bcc or forward) or
+    an import, with its outcome: logged on which records, or refused and why
+    (SPEC L4, L7).
+
+    The email's content is kept once, as a ``mail.message`` on the first
+    contact's timeline, associated with the other records (L2); this record
+    only says what happened, so that users and administrators can check why an
+    email is missing.
+    """
+    _name = "mail.logging.request"
+    _inherit = ["mail.thread"]
+    _description = "Email Logging Request"
+    _order = "id desc"
+
+    name = fields.Char("Subject", readonly=True)
+    source = fields.Selection(
+        [("address", "Logging Address"), ("import", "Import")], required=True, default="address", readonly=True)
+    state = fields.Selection(
+        [("logged", "Logged"), ("duplicate", "Already Logged"), ("refused", "Refused")],
+        required=True, default="refused", readonly=True, index=True)
+    reason = fields.Char(readonly=True, help="Why the email was not logged.")
+    email_from = fields.Char("From", readonly=True)
+    user_id = fields.Many2one(
+        "res.users", "Logged For", readonly=True, index=True,
+        help="The user the email was accepted for: its sender, or who imported it.")
+    message_ref = fields.Char("Message-ID", readonly=True, index=True)
+    email_date = fields.Datetime("Email Date", readonly=True)
+    is_forward = fields.Boolean("Forwarded", readonly=True,
+                                help="The email was forwarded to the logging address; its original was logged.")
+    logged_message_id = fields.Many2one("mail.message", "Logged Email", readonly=True, ondelete="set null")
+    partner_ids = fields.Many2many(
+        "res.partner", "mail_logging_request_partner_rel", "request_id", "partner_id",
+        string="Contacts", readonly=True)
+    created_partner_ids = fields.Many2many(
+        "res.partner", "mail_logging_request_created_partner_rel", "request_id", "partner_id",
+        string="Created Contacts", readonly=True)
+    excluded_attachments = fields.Text("Attachments Left Out", readonly=True)
+    company_id = fields.Many2one("res.company", default=lambda self: self.env.company, readonly=True)
+
+    # ------------------------------------------------------------
+    # Mail gateway (L4)
+    # ------------------------------------------------------------
+
+    @api.model
+    def message_new(self, msg_dict, custom_values=None):
+        message = self.env.context.get("mail_logging_raw_email")
+        if message is None:
+            return self.create({
+                "name": msg_dict.get("subject"), "email_from": msg_dict.get("email_from"),
+                "reason": _("The email could not be read."),
+            })
+        return self._log_email(message, msg_dict=msg_dict)
+
+    def message_post(self, **kwargs):
+        if self.env.context.get("from_alias"):
+            # the gateway's own copy of the email: its content is already on the contacts' timelines
+            return self.env["mail.message"]
+        return super().message_post(**kwargs)
+
+    @api.model
+    def _detect_loop_sender_domain(self, email_from_normalized):
+        # a salesperson logs many emails an hour: that is not a mail loop
+        return False
+
+    # ------------------------------------------------------------
+    # Logging one email
+    # ------------------------------------------------------------
+
+    @api.model
+    def _log_email(self, message, msg_dict=None, source="address", user=None, create_contacts=None):
+        """Log ``message`` (an :class:`email.message.EmailMessage`) on the CRM
+        and return the request that records the outcome.
+
+        ``source`` "address": the sender must be a user or one of their other
+        addresses; a forward logs the forwarded original. ``source`` "import":
+        ``user`` imports it and one of its parties must be a user.
+        """
+        Users = self.env["res.users"]
+        outer = msg_dict or self.env["mail.thread"].message_parse(message)
+        values = self._email_values(message, outer)
+        request_values = {
+            "source": source, "name": values["subject"], "email_from": values["email_from"],
+            "message_ref": values["message_id"], "email_date": values["date"],
+        }
+        if source == "address":
+            user = Users._find_by_sender_email(values["email_from"])
+            if not user:
+                return self._refuse(request_values, _(
+                    "The sender %(sender)s is neither a user nor one of a user's declared addresses.",
+                    sender=values["email_from"] or _("(unknown)")))
+            if not self._external_parties(values["to"], values["cc"]):
+                original = self._forwarded_original(message, values)
+                if not original:
+                    return self._refuse(dict(request_values, user_id=user.id), _(
+                        "This email was sent to the logging address only and holds no forwarded email."))
+                values = original
+                request_values.update(
+                    is_forward=True, name=values["subject"], email_from=values["email_from"],
+                    message_ref=values["message_id"], email_date=values["date"])
+        else:
+            user = user or self.env.user
+            if not any(Users._find_by_sender_email(email)
+                       for email in self._emails(values["email_from"], values["to"], values["cc"])):
+                return self._refuse(dict(request_values, user_id=user.id), _(
+                    "Neither the sender nor a recipient of this email is a user."))
+        request_values["user_id"] = user.id
+
+        existing = self.env["mail.message"].sudo().search([("message_id", "=", values["message_id"])], limit=1)
+        if existing:
+            return self.sudo().create(dict(
+                request_values, state="duplicate", logged_message_id=existing.id,
+                reason=_("This email is already in the CRM.")))
+
+        parties = self._external_parties(values["email_from"], values["to"], values["cc"])
+        excluded = self.env["mail.tracking.exclusion"]._excluded_emails(set(parties), user, scope="log")
+        parties = {email: name for email, name in parties.items() if email not in excluded}
+        if not parties:
+            return self._refuse(request_values, _("Every customer address of this email is on a never-log list.")
+                                if excluded else _("This email has no customer address: nothing to log."))
+
+        if create_contacts is None:
+            create_contacts = user.mail_log_create_contacts
+        partners, created = self._contacts_for(parties, user, create_contacts)
+        if not partners:
+            return self._refuse(request_values, _(
+                "No address of this email is a contact, and creating contacts is switched off."))
+
+        message_values = self._create_logged_message(values, partners[0], user)
+        logged = message_values["message"]
+        records = self.env["mail.message.association"]._default_records(partners, user)
+        self.env["mail.message.association"]._associate(logged, records)
+        self.env["mail.tracked.recipient"].sudo()._record_reply(values)
+        return self.sudo().create(dict(
+            request_values, state="logged", logged_message_id=logged.id,
+            partner_ids=[fields.Command.set(partners.ids)], created_partner_ids=[fields.Command.set(created.ids)],
+            excluded_attachments="\n".join(message_values["left_out"]) or False))
+
+    @api.model
+    def _refuse(self, request_values, reason):
+        _logger.info("Email %s not logged: %s", request_values.get("message_ref"), reason)
+        return self.sudo().create(dict(request_values, state="refused", reason=reason))
+
+    @api.model
+    def _email_values(self, message, parsed):
+        """What is logged of an email, from Odoo's parsed dict: a stable
+        Message-ID even when the email has none (so it is never logged twice)."""
+        values = {
+            "message_id": parsed.get("message_id"),
+            "subject": parsed.get("subject") or "",
+            "email_from": parsed.get("email_from") or "",
+            "to": decode_message_header(message, "To", separator=","),
+            "cc": parsed.get("cc") or "",
+            "date": parsed.get("date") or fields.Datetime.now(),
+            "body": parsed.get("body") or "",
+            "attachments": parsed.get("attachments") or [],
+            "references": parsed.get("references") or "",
+            "in_reply_to": parsed.get("in_reply_to") or "",
+        }
+        if not message.get("Message-Id"):
+            values["message_id"] = self._stable_message_id(values)
+        return values
+
+    @api.model
+    def _stable_message_id(self, values):
+        digest = hashlib.sha256("\x1f".join([
+            values["email_from"], str(values["date"]), values["subject"], html2plaintext(values["body"] or ""),
+        ]).encode()).hexdigest()[:40]
+        return f"<logged-{digest}@mail-logging.invalid>"
+
+    @api.model
+    def _forwarded_original(self, message, values):
+        """The email a user forwarded to the logging address, or None: either
+        attached as message/rfc822, or inline below a "Forwarded message" line."""
+        inner = attached_original(message)
+        if inner is not None:
+            try:
+                inner = email.message_from_bytes(inner.as_bytes(), policy=policy.SMTP)
+            except (TypeError, ValueError, LookupError):
+                _logger.info("Unreadable forwarded email in %s", values["message_id"])
+                return None
+            return self._email_values(inner, self.env["mail.thread"].message_parse(inner))
+
+        text = next((part.get_content() for part in message.walk()
+                     if part.get_content_type() == "text/plain" and not part.get_filename()), None)
+        quoted = parse_inline_forward(text if text is not None else html2plaintext(values["body"]))
+        if not quoted:
+            return None
+        original = {
+            "subject": quoted["subject"] or strip_forward_prefix(values["subject"]),
+            "email_from": quoted["from"],
+            "to": quoted["to"],
+            "cc": quoted["cc"],
+            "date": self._quoted_date(quoted["date"]) or values["date"],
+            "body": plaintext2html(quoted["body"]),
+            "attachments": values["attachments"],
+            "references": "",
+            "in_reply_to": "",
+        }
+        original["message_id"] = self._stable_message_id(original)
+        return original
+
+    @api.model
+    def _quoted_date(self, text):
+        try:
+            date = dateutil.parser.parse(text, fuzzy=True) if text else None
+        except (ValueError, OverflowError):
+            return None
+        if date and date.tzinfo:
+            date = date.astimezone(pytz.utc).replace(tzinfo=None)
+        return date and fields.Datetime.to_string(date)
+
+    @api.model
+    def _emails(self, *address_values):
+        return [email for value in address_values for _name, email in email_split_tuples(value or "")
+                if email_normalize(email)]
+
+    @api.model
+    def _external_parties(self, *address_values):
+        """``{normalized email: display name}`` of the customers in these
+        address headers: not a user's address, not one of Odoo's aliases."""
+        odoo_addresses = self._odoo_addresses()
+        parties = {}
+        for value in address_values:
+            for name, address in email_split_tuples(value or ""):
+                normalized = email_normalize(address)
+                if (normalized and normalized not in parties and normalized not in odoo_addresses
+                        and not self.env["res.users"]._find_by_sender_email(normalized)):
+                    parties[normalized] = name
+        return parties
+
+    @api.model
+    def _odoo_addresses(self):
+        aliases = self.env["mail.alias"].sudo().search([("alias_full_name", "!=", False)])
+        domains = self.env["mail.alias.domain"].sudo().search([])
+        return {
+            email_normalize(address)
+            for address in aliases.mapped("alias_full_name") + domains.mapped("catchall_email")
+            + domains.mapped("bounce_email") if address
+        }
+
+    @api.model
+    def _contacts_for(self, parties, user, create_contacts):
+        """Existing contacts of these addresses, and new ones for the others when
+        ``create_contacts`` (L3): non-marketing, with ``user`` as salesperson."""
+        Partner = self.env["res.partner"].sudo()
+        partners, created = Partner, Partner
+        for email_normalized, name in parties.items():
+            partner = Partner.search([("email_normalized", "=", email_normalized)], limit=1, order="id")
+            if not partner and create_contacts:
+                partner = Partner.create({
+                    "name": name or email_normalized,
+                    "email": email_normalized,
+                    "is_non_marketing": True,
+                    "user_id": user.id,
+                })
+                created |= partner
+            partners |= partner
+        return partners, created
+
+    @api.model
+    def _create_logged_message(self, values, record, user):
+        """The one ``mail.message`` of a logged email, on ``record``'s timeline,
+        without the attachments the company does not log (L6)."""
+        kept, left_out = self._split_attachments(values["attachments"], user.company_id)
+        body = values["body"]
+        if not isinstance(body, Markup):
+            body = Markup(tools.html_sanitize(body or ""))
+        if left_out:
+            body += Markup("<p><em>%s</em></p><ul>%s</ul>") % (
+                _("Attachments not logged:"),
+                Markup().join(Markup("<li>%s</li>") % line for line in left_out))
+        message_values = {"model": record._name, "res_id": record.id, "body": body}
+        message_values.update(record.sudo()._process_attachments_for_post(kept, [], message_values))
+        author = self.env["res.users"]._find_by_sender_email(values["email_from"]).partner_id or \
+            self.env["res.partner"].sudo().search(
+                [("email_normalized", "=", email_normalize(values["email_from"]) or False)], limit=1)
+        message = self.env["mail.message"].sudo().create(dict(
+            message_values,
+            subject=values["subject"],
+            message_type="email",
+            subtype_id=self.env.ref("mail.mt_note").id,
+            is_internal=True,
+            author_id=author.id,
+            email_from=values["email_from"],
+            date=values["date"],
+            message_id=values["message_id"],
+            log_email=True,
+        ))
+        return {"message": message, "left_out": left_out}
+
+    @api.model
+    def _split_attachments(self, attachments, company):
+        """Attachments that may be logged, and a line for each one left out."""
+        limit = company.mail_logging_attachment_max_mb * 1024 * 1024
+        kept, left_out = [], []
+        for attachment in attachments:
+            name, content = attachment[0], attachment[1]
+            info = attachment[2] if len(attachment) > 2 else {}
+            if isinstance(content, str):
+                size = len(content.encode("utf-8"))
+            elif isinstance(content, bytes):
+                size = len(content)
+            else:
+                size = len(content.as_bytes()) if hasattr(content, "as_bytes") else 0
+            # images shown in the body are part of the email's text, not attachments
+            if not company.mail_logging_attachments_allowed and not (info or {}).get("cid"):
+                left_out.append(_("%(name)s (attachments are not logged)", name=name))
+            elif limit > 0 and size > limit:
+                left_out.append(_("%(name)s (larger than %(limit)s MB)", name=name,
+                                  limit=company.mail_logging_attachment_max_mb))
+            else:
+                kept.append(attachment)
+        return kept, left_out

@@ -1,0 +1,99 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class MailMessageAssociation(models.Model):
+    """A record on whose timeline a logged email also appears (SPEC L2).
+
+    A logged email is stored once, as one ``mail.message`` with one body and
+    one set of attachments, on its main record; each association adds it to
+    the timeline of one more record (contact, company, opportunity, task...).
+    """
+    _name = "mail.message.association"
+    _description = "Logged Email Association"
+    _order = "id"
+    _rec_name = "res_name"
+
+    message_id = fields.Many2one("mail.message", "Email", required=True, ondelete="cascade", index=True)
+    model = fields.Char("Model", required=True, index=True)
+    res_id = fields.Many2oneReference("Record ID", model_field="model", required=True, index=True)
+    res_name = fields.Char("Record", compute="_compute_res_name")
+    model_name = fields.Char("Type", compute="_compute_res_name")
+
+    _sql_constraints = [
+        ("message_record_unique", "unique(message_id, model, res_id)",
+         "This email is already on that record's timeline."),
+    ]
+
+    @api.depends("model", "res_id")
+    def _compute_res_name(self):
+        for association in self:
+            record = association._record()
+            association.res_name = record.sudo().display_name if record else False
+            association.model_name = self.env["ir.model"]._get(association.model).name if record else False
+
+    @api.constrains("model")
+    def _check_model(self):
+        for association in self:
+            if association.model not in self.env or not hasattr(self.env[association.model], "message_post"):
+                raise ValidationError(_("Emails can only be logged on records that have a timeline."))
+
+    def _record(self):
+        self.ensure_one()
+        if self.model not in self.env:
+            return None
+        return self.env[self.model].browse(self.res_id).exists()
+
+    def action_open_record(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.model,
+            "res_id": self.res_id,
+            "view_mode": "form",
+        }
+
+    @api.model
+    def _associate(self, message, records):
+        """Add ``message`` to the timelines of ``records`` (a list of recordsets
+        of any models), skipping its own record and existing associations."""
+        existing = {(association.model, association.res_id) for association in message.sudo().association_ids}
+        existing.add((message.model, message.res_id))
+        values = []
+        for record in records:
+            for one in record:
+                key = (one._name, one.id)
+                if key not in existing:
+                    existing.add(key)
+                    values.append({"message_id": message.id, "model": one._name, "res_id": one.id})
+        return self.sudo().create(values)
+
+    @api.model
+    def _loggable_contacts(self, partners, user):
+        """``partners`` minus internal users and the never-log lists of ``user`` (L5)."""
+        partners = partners.filtered(lambda partner: not partner.user_ids.filtered(lambda u: not u.share))
+        excluded = self.env["mail.tracking.exclusion"]._excluded_emails(
+            set(partners.mapped("email_normalized")), user, scope="log")
+        return partners.filtered(lambda partner: partner.email_normalized not in excluded)
+
+    @api.model
+    def _default_records(self, partners, user):
+        """Records an email of ``user`` to ``partners`` is logged on by default (L2)."""
+        contacts = self._loggable_contacts(partners, user)
+        return contacts._mail_log_associated_records() if contacts else []
+
+    @api.model
+    def _associate_posted_email(self, message, record_refs=None):
+        """Put an email written in Odoo on the timelines chosen in the composer
+        (``record_refs``: [(model, id)]), else on its recipients' default records."""
+        user = self.env.user
+        if record_refs is None:
+            records = self._default_records(message.sudo().partner_ids, user)
+        else:
+            records = [self.env[model].browse(int(res_id)) for model, res_id in record_refs]
+            # an address on a never-log list is never logged, whatever was selected (L5)
+            partners = self.env["res.partner"].browse(
+                [record.id for record in records if record._name == "res.partner"])
+            allowed = self._loggable_contacts(partners.exists(), user)
+            records = [record for record in records if record._name != "res.partner" or record in allowed]
+        return self._associate(message, records)

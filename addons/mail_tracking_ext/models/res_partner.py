@@ -1,0 +1,87 @@
+from odoo import fields, models
+
+# Most recent open opportunities a logged email is associated with, per company (L2).
+LOGGED_OPPORTUNITIES_LIMIT = 5
+
+
+# Legal bases that allow tracking a contact individually when the company's
+# data-privacy switch is on (P1).
+TRACKING_LEGAL_BASES = ("prospect_interest", "customer_interest", "contract", "consent")
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    # Privacy (P1-P3)
+    legal_basis = fields.Selection([
+        ("prospect_interest", "Legitimate interest – prospect/lead"),
+        ("customer_interest", "Legitimate interest – existing customer"),
+        ("contract", "Performance of a contract"),
+        ("consent", "Freely given consent from contact"),
+        ("none", "Not applicable"),
+    ], "Legal Basis for Processing", tracking=True,
+        help="Why the company may process this contact's data. With data privacy on in "
+             "Settings, only contacts with a legal basis are tracked individually.")
+    do_not_track = fields.Boolean(
+        "Do Not Track", tracking=True, copy=False,
+        help="Never record an open or a click of this contact again, including for emails "
+             "already sent.")
+    mail_tracked_recipient_ids = fields.One2many(
+        "mail.tracked.recipient", "partner_id", "Tracked Emails")
+
+    def _is_individually_trackable(self, company):
+        """Whether emails to this contact may carry a personal pixel and links."""
+        self.ensure_one()
+        if self.do_not_track:
+            return False
+        return not company.mail_tracking_privacy or self.legal_basis in TRACKING_LEGAL_BASES
+
+    def action_mail_tracking_export(self):
+        """Download this contact's tracking data as CSV (P3)."""
+        self.ensure_one()
+        return {"type": "ir.actions.act_url", "url": f"/email-tracking/export/{self.id}", "target": "self"}
+
+    def _mail_tracking_export_rows(self):
+        """Every tracked email and event of this contact the user may see."""
+        self.ensure_one()
+        recipients = self.env["mail.tracked.recipient"].search([("partner_id", "=", self.id)])
+        rows = [["sent_date", "subject", "email", "state", "event", "event_date", "url", "network",
+                 "user_agent", "inferred"]]
+        for recipient in recipients:
+            base = [recipient.sent_date, recipient.subject or "", recipient.email, recipient.state]
+            rows.append(base + ["sent", recipient.sent_date, "", "", "", ""])
+            for event in recipient.event_ids.sorted(lambda e: (e.event_date, e.event_type != "open")):
+                rows.append(base + [event.event_type, event.event_date, event.url or "", event.ip or "",
+                                    event.user_agent or "", event.is_inferred])
+        return rows
+
+    # Logging (L2, L3)
+    is_non_marketing = fields.Boolean(
+        "Non-Marketing Contact",
+        help="Created from a logged email: keep this contact out of marketing campaigns (L3).")
+
+    def _mail_log_associated_records(self):
+        """Records a logged email to these contacts also belongs to (L2): each
+        contact's company, the company's most recent open opportunities and,
+        where those apps are installed, its open project tasks and helpdesk
+        tickets. Returns a list of recordsets."""
+        companies = self.commercial_partner_id
+        records = [self, companies]
+        if not companies:
+            return records
+        Lead = self.env["crm.lead"].sudo()
+        for company in companies:
+            records.append(Lead.search([
+                ("type", "=", "opportunity"),
+                ("partner_id", "child_of", company.id),
+                ("stage_id.is_won", "=", False),
+            ], order="create_date desc, id desc", limit=LOGGED_OPPORTUNITIES_LIMIT))
+        if "project.task" in self.env:
+            records.append(self.env["project.task"].sudo().search([
+                ("partner_id", "child_of", companies.ids), ("is_closed", "=", False),
+            ], order="create_date desc, id desc", limit=LOGGED_OPPORTUNITIES_LIMIT))
+        if "helpdesk.ticket" in self.env:
+            records.append(self.env["helpdesk.ticket"].sudo().search([
+                ("partner_id", "child_of", companies.ids), ("stage_id.fold", "=", False),
+            ], order="create_date desc, id desc", limit=LOGGED_OPPORTUNITIES_LIMIT))
+        return records

@@ -1,0 +1,421 @@
+import base64
+import mailbox
+import os
+import tempfile
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from markupsafe import Markup
+
+from odoo import fields
+from odoo.tests import Form, TransactionCase, tagged
+
+from ..tools.forwarded_email import parse_inline_forward, strip_forward_prefix
+from .common import TrackingCase
+
+BODY = Markup("<p>Hello, here is our offer.</p>")
+# A 1x1 PNG, the inline logo of the emails below
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def build_email(sender, to, subject="=?iso-8859-1?q?Offerta_caff=E8?=", cc=None, delivered_to=None,
+                text="Buongiorno, ecco l'offerta per il caffè.", html=None, attachments=(),
+                message_id=None, in_reply_to=None, inline_image=True):
+    """A real RFC 5322 email: multipart/alternative text and HTML in ISO-8859-1,
+    an inline image referenced by Content-ID, and attachments."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    if cc:
+        message["Cc"] = cc
+    if delivered_to:
+        message["Delivered-To"] = delivered_to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(fields.Datetime.now().replace(microsecond=0).astimezone())
+    message["Message-ID"] = message_id or make_msgid(domain="mailbox.example")
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = in_reply_to
+    message.set_content(text, charset="iso-8859-1", cte="quoted-printable")
+    html = html or f"<p>{text}</p>" + ('<img src="cid:logo@mailbox.example">' if inline_image else "")
+    message.add_alternative(html, subtype="html", charset="iso-8859-1", cte="quoted-printable")
+    if inline_image:
+        message.get_payload()[1].add_related(
+            PNG, "image", "png", cid="<logo@mailbox.example>", filename="logo.png", disposition="inline")
+    for name, content, mimetype in attachments:
+        maintype, subtype = mimetype.split("/")
+        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=name)
+    return message
+
+
+@tagged("post_install", "-at_install")
+class TestEmailLogging(TrackingCase):
+    """Logging emails to the CRM (SPEC L1-L7, L9)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.company.write({
+            "mail_log_enforce_default": False,
+            "mail_logging_attachments_allowed": True,
+            "mail_logging_attachment_max_mb": 50,
+        })
+        cls.acme = cls.env["res.partner"].create({"name": "Acme", "is_company": True, "email": "info@acme.example"})
+        cls.carla = cls.env["res.partner"].create({
+            "name": "Carla Contact", "email": "carla@acme.example", "parent_id": cls.acme.id})
+        won_stage = cls.env["crm.stage"].search([("is_won", "=", True)], limit=1)
+        cls.acme_deals = cls.env["crm.lead"].create([
+            {"name": f"Acme deal {n}", "type": "opportunity", "partner_id": cls.acme.id} for n in range(6)])
+        cls.acme_won = cls.env["crm.lead"].create({
+            "name": "Acme won", "type": "opportunity", "partner_id": cls.carla.id, "stage_id": won_stage.id})
+        cls.alias = cls.env.ref("mail_tracking_ext.mail_logging_alias")
+        if not cls.alias.alias_domain_id:
+            cls.alias.alias_domain_id = cls.env["mail.alias.domain"].create({"name": "crm.mycompany.example"})
+        cls.logging_address = cls.alias.alias_full_name
+
+    def gateway(self, message):
+        """Feed a raw email to Odoo's mail gateway, as the incoming mail server does."""
+        return self.env["mail.thread"].message_process(False, message.as_bytes())
+
+    def last_request(self):
+        return self.env["mail.logging.request"].search([], limit=1)
+
+    def associated(self, message):
+        return {(association.model, association.res_id) for association in message.association_ids}
+
+    # ------------------------------------------------------------
+    # L5 never-log lists
+    # ------------------------------------------------------------
+
+    def test_l5_never_log_lists_company_personal_and_subdomains(self):
+        Exclusion = self.env["mail.tracking.exclusion"]
+        Exclusion.create({"pattern": "acme.example", "scope": "log"})
+        Exclusion.with_user(self.salesperson).create(
+            {"pattern": "anna@customer.example", "user_id": self.salesperson.id, "scope": "log"})
+        emails = {"x@acme.example", "y@eu.acme.example", "z@myacme.example", "anna@customer.example"}
+        self.assertEqual(Exclusion._excluded_emails(emails, self.salesperson, scope="log"),
+                         {"x@acme.example", "y@eu.acme.example", "anna@customer.example"})
+        self.assertEqual(Exclusion._excluded_emails(emails, self.colleague, scope="log"),
+                         {"x@acme.example", "y@eu.acme.example"}, "a personal list is personal")
+        self.assertFalse(Exclusion._excluded_emails(emails, self.salesperson),
+                         "never-log rules are not never-track rules")
+        self.assertEqual(self.salesperson.mail_logging_exclusion_ids.pattern, "anna@customer.example")
+        self.assertFalse(self.salesperson.mail_tracking_exclusion_ids)
+
+    def test_l5_never_log_stops_logging_and_contact_creation(self):
+        self.env["mail.tracking.exclusion"].create({"pattern": "unknown.example", "scope": "log"})
+        self.gateway(build_email(
+            self.salesperson.email, "Anna <anna@customer.example>", cc="New <new@sales.unknown.example>",
+            delivered_to=self.logging_address))
+        request = self.last_request()
+        self.assertEqual(request.state, "logged")
+        self.assertEqual(request.partner_ids, self.anna)
+        self.assertFalse(self.env["res.partner"].search([("email", "ilike", "new@sales.unknown.example")]))
+
+        self.env["mail.tracking.exclusion"].with_user(self.salesperson).create(
+            {"pattern": "customer.example", "user_id": self.salesperson.id, "scope": "log"})
+        self.gateway(build_email(self.salesperson.email, "anna@customer.example", delivered_to=self.logging_address))
+        request = self.last_request()
+        self.assertEqual(request.state, "refused")
+        self.assertIn("never-log", request.reason)
+        self.assertFalse(request.logged_message_id)
+
+    # ------------------------------------------------------------
+    # L1 Log switch
+    # ------------------------------------------------------------
+
+    def test_l1_log_switch_defaults_from_user_and_company(self):
+        self.assertTrue(self.post_email(self.anna, BODY).log_email, "L1: users log by default")
+        self.assertFalse(self.post_email(self.anna, BODY, log_email=False).log_email)
+        self.salesperson.mail_log_default = False
+        self.assertFalse(self.post_email(self.anna, BODY).log_email)
+        self.env.company.write({"mail_log_enforce_default": True, "mail_log_default": True})
+        self.assertTrue(self.post_email(self.anna, BODY).log_email, "L1: the company default is enforced")
+        note = self.lead.with_user(self.salesperson).message_post(
+            body=BODY, partner_ids=self.anna.ids, message_type="comment", subtype_xmlid="mail.mt_note",
+            log_email=True)
+        self.assertFalse(note.log_email, "internal notes are not emails to log")
+
+    def test_l1_l2_composer_preselects_records_and_user_edits_them(self):
+        composer = Form(self.env["mail.compose.message"].with_user(self.salesperson).with_context(
+            default_model="crm.lead", default_res_ids=self.lead.ids, default_composition_mode="comment",
+            default_partner_ids=self.carla.ids, mail_notify_force_send=False))
+        self.assertTrue(composer.log_email)
+        self.assertEqual(set(composer.log_partner_ids.ids), {self.carla.id, self.acme.id})
+        self.assertEqual(len(composer.log_lead_ids), 5, "L2: the 5 most recent open opportunities")
+        self.assertNotIn(self.acme_won.id, composer.log_lead_ids.ids, "won opportunities are closed")
+        self.assertNotIn(self.acme_deals[0].id, composer.log_lead_ids.ids, "the oldest one is left out")
+        composer.body = BODY
+        composer.log_partner_ids.remove(id=self.acme.id)
+        composer.log_lead_ids.remove(id=self.acme_deals[5].id)
+        composer.save().action_send_mail()
+        message = self.lead.message_ids[0]
+        self.assertTrue(message.log_email)
+        self.assertEqual(self.associated(message), {("res.partner", self.carla.id)} | {
+            ("crm.lead", lead.id) for lead in self.acme_deals[1:5]})
+
+        composer = Form(self.env["mail.compose.message"].with_user(self.salesperson).with_context(
+            default_model="crm.lead", default_res_ids=self.lead.ids, default_composition_mode="comment",
+            default_partner_ids=self.carla.ids, mail_notify_force_send=False))
+        composer.body = BODY
+        composer.log_email = False
+        composer.save().action_send_mail()
+        self.assertFalse(self.lead.message_ids[0].log_email)
+        self.assertFalse(self.lead.message_ids[0].association_ids)
+
+    # ------------------------------------------------------------
+    # L2 associations
+    # ------------------------------------------------------------
+
+    def test_l2_one_message_on_every_timeline_through_the_chatter_route(self):
+        message = self.post_email(self.carla | self.colleague.partner_id, BODY)
+        self.assertEqual(self.associated(message), {("res.partner", self.carla.id), ("res.partner", self.acme.id)} | {
+            ("crm.lead", lead.id) for lead in self.acme_deals[1:]}, "internal users are not logged on")
+        self.assertEqual(self.env["mail.message"].search_count([("body", "=", message.body)]), 1,
+                         "L2: stored once")
+
+        self.authenticate(self.salesperson.login, self.salesperson.login)
+        for model, res_id in (("res.partner", self.acme.id), ("crm.lead", self.acme_deals[3].id),
+                              ("res.partner", self.carla.id)):
+            result = self.make_jsonrpc_request("/mail/thread/messages", {
+                "thread_model": model, "thread_id": res_id, "limit": 30})
+            self.assertIn(message.id, result["messages"], f"L2: on the timeline of {model} {res_id}")
+        result = self.make_jsonrpc_request("/mail/thread/messages", {
+            "thread_model": "res.partner", "thread_id": self.bruno.id, "limit": 30})
+        self.assertNotIn(message.id, result["messages"])
+
+    def test_l2_edit_associations_afterwards(self):
+        message = self.post_email(self.carla, BODY)
+        action = message.with_user(self.salesperson).action_edit_associations()
+        wizard = Form(self.env[action["res_model"]].with_user(self.salesperson).with_context(action["context"]))
+        self.assertEqual(set(wizard.partner_ids.ids), {self.carla.id, self.acme.id})
+        wizard.partner_ids.remove(id=self.acme.id)
+        wizard.partner_ids.add(self.bruno)
+        wizard.lead_ids.remove(id=self.acme_deals[5].id)
+        wizard.save().action_apply()
+        self.assertEqual(self.associated(message), {
+            ("res.partner", self.carla.id), ("res.partner", self.bruno.id)} | {
+            ("crm.lead", lead.id) for lead in self.acme_deals[1:5]})
+
+    # ------------------------------------------------------------
+    # L3, L4 logging address
+    # ------------------------------------------------------------
+
+    def test_l4_bcc_logs_real_mime_email_once_with_new_non_marketing_contact(self):
+        """L4: Bcc from Gmail — multipart/alternative in ISO-8859-1, inline image, PDF attachment."""
+        email = build_email(
+            "Sara Sales <sara@mycompany.example>", "Carla Contact <carla@acme.example>",
+            cc="Nuovo Cliente <nuovo@newco.example>", delivered_to=self.logging_address,
+            attachments=[("offerta.pdf", PDF, "application/pdf")])
+        self.gateway(email)
+        request = self.last_request()
+        self.assertEqual((request.state, request.user_id, request.source), ("logged", self.salesperson, "address"))
+        self.assertEqual(request.name, "Offerta caffè")
+        message = request.logged_message_id
+        self.assertEqual((message.model, message.res_id), ("res.partner", self.carla.id))
+        self.assertEqual(message.author_id, self.salesperson.partner_id)
+        self.assertEqual(message.message_id, email["Message-ID"])
+        self.assertIn("caffè", message.body)
+        self.assertNotIn("cid:", message.body, "the inline image is shown from Odoo")
+        self.assertIn("/web/image/", message.body)
+        self.assertEqual(set(message.attachment_ids.mapped("name")), {"offerta.pdf", "logo.png"})
+        self.assertEqual(base64.b64decode(message.attachment_ids.filtered(
+            lambda a: a.name == "offerta.pdf").datas), PDF)
+        new_contact = request.created_partner_ids
+        self.assertEqual(new_contact.email, "nuovo@newco.example")
+        self.assertEqual(new_contact.name, "Nuovo Cliente")
+        self.assertTrue(new_contact.is_non_marketing, "L3: a logged-email contact is non-marketing")
+        self.assertEqual(new_contact.user_id, self.salesperson, "L3: the sender is its salesperson")
+        self.assertEqual(request.partner_ids, self.carla | new_contact)
+        self.assertTrue({("res.partner", self.acme.id), ("res.partner", new_contact.id),
+                         ("crm.lead", self.acme_deals[5].id)} <= self.associated(message))
+        self.assertEqual(self.env["mail.message"].search_count([("message_id", "=", email["Message-ID"])]), 1,
+                         "the gateway keeps no second copy")
+
+        self.gateway(email)
+        self.assertEqual(self.env["mail.message"].search_count([("message_id", "=", email["Message-ID"])]), 1,
+                         "L4: never logged twice")
+
+    def test_l3_no_contact_created_when_the_user_says_no(self):
+        self.salesperson.mail_log_create_contacts = False
+        self.gateway(build_email(self.salesperson.email, "stranger@newco.example", delivered_to=self.logging_address))
+        request = self.last_request()
+        self.assertEqual(request.state, "refused")
+        self.assertFalse(self.env["res.partner"].search([("email", "=", "stranger@newco.example")]))
+
+    def test_l4_sender_must_be_a_user_or_a_declared_address(self):
+        partner_count = self.env["res.partner"].search_count([])
+        self.gateway(build_email("Mallory <mallory@evil.example>", "carla@acme.example",
+                                 cc="someone@newco.example", delivered_to=self.logging_address))
+        request = self.last_request()
+        self.assertEqual(request.state, "refused")
+        self.assertIn("mallory@evil.example", request.reason)
+        self.assertFalse(request.logged_message_id)
+        self.assertEqual(self.env["res.partner"].search_count([]), partner_count, "L4: nothing created")
+
+        self.salesperson.with_user(self.salesperson).write(
+            {"mail_logging_sender_emails": "sara.home@private.example\nsara@alias.example"})
+        self.gateway(build_email("sara.home@private.example", "carla@acme.example",
+                                 delivered_to=self.logging_address))
+        request = self.last_request()
+        self.assertEqual((request.state, request.user_id), ("logged", self.salesperson))
+        self.assertEqual(request.logged_message_id.author_id, self.salesperson.partner_id)
+
+    def test_l4_fallback_model_route(self):
+        """The logging model also works as the fallback model of a mail server."""
+        email = build_email(self.salesperson.email, "carla@acme.example", inline_image=False)
+        self.env["mail.thread"].message_process("mail.logging.request", email.as_bytes())
+        self.assertEqual(self.last_request().state, "logged")
+
+    def test_l4_forward_as_attachment_logs_the_original(self):
+        original = build_email("Carla Contact <carla@acme.example>", "Sara Sales <sara@mycompany.example>",
+                               subject="Re: Offerta", text="Accettiamo l'offerta, grazie.",
+                               attachments=[("ordine.pdf", PDF, "application/pdf")])
+        forward = EmailMessage()
+        forward["From"] = "Sara Sales <sara@mycompany.example>"
+        forward["To"] = self.logging_address
+        forward["Subject"] = "Fwd: Re: Offerta"
+        forward["Message-ID"] = make_msgid(domain="mailbox.example")
+        forward.set_content("See below")
+        forward.add_attachment(original)
+        self.gateway(forward)
+        request = self.last_request()
+        self.assertEqual((request.state, request.is_forward), ("logged", True))
+        message = request.logged_message_id
+        self.assertEqual(message.message_id, original["Message-ID"])
+        self.assertEqual(message.author_id, self.carla)
+        self.assertEqual(message.subject, "Re: Offerta")
+        self.assertIn("Accettiamo", message.body)
+        self.assertIn("ordine.pdf", message.attachment_ids.mapped("name"))
+
+    def test_l4_inline_forward_logs_the_original(self):
+        text = ("FYI\n\n---------- Forwarded message ---------\n"
+                "From: Carla Contact <carla@acme.example>\n"
+                "Date: Mon, 3 Mar 2025 at 10:00\n"
+                "Subject: Ordine confermato\n"
+                "To: Sara Sales <sara@mycompany.example>\n\n"
+                "Confermiamo l'ordine di caffè.\n")
+        forward = build_email(self.salesperson.email, self.logging_address, subject="Fwd: Ordine confermato",
+                              text=text, inline_image=False)
+        self.gateway(forward)
+        request = self.last_request()
+        self.assertEqual((request.state, request.is_forward), ("logged", True))
+        message = request.logged_message_id
+        self.assertEqual((message.model, message.res_id), ("res.partner", self.carla.id))
+        self.assertEqual(message.author_id, self.carla)
+        self.assertEqual(message.subject, "Ordine confermato")
+        self.assertEqual(str(message.date), "2025-03-03 10:00:00")
+        self.assertIn("Confermiamo", message.body)
+        self.assertNotIn("FYI", message.body)
+        self.gateway(build_email(self.salesperson.email, self.logging_address, subject="Fwd: Ordine confermato",
+                                 text=text, inline_image=False))
+        self.assertEqual(self.last_request().state, "duplicate", "the same forwarded email is logged once")
+
+    def test_l4_email_to_the_logging_address_alone_is_refused(self):
+        self.gateway(build_email(self.salesperson.email, self.logging_address, text="a note to myself"))
+        request = self.last_request()
+        self.assertEqual(request.state, "refused")
+        self.assertFalse(request.logged_message_id)
+
+    # ------------------------------------------------------------
+    # L6 attachments
+    # ------------------------------------------------------------
+
+    def test_l6_attachment_policy_and_size_limit(self):
+        self.env.company.mail_logging_attachment_max_mb = 1
+        big = b"x" * (1024 * 1024 + 1)
+        self.gateway(build_email(self.salesperson.email, "carla@acme.example", delivered_to=self.logging_address,
+                                 attachments=[("big.zip", big, "application/zip"),
+                                              ("offerta.pdf", PDF, "application/pdf")]))
+        request = self.last_request()
+        message = request.logged_message_id
+        self.assertEqual(set(message.attachment_ids.mapped("name")), {"offerta.pdf", "logo.png"})
+        self.assertIn("big.zip", request.excluded_attachments)
+        self.assertIn("big.zip", message.body, "L6: the timeline says what was left out")
+
+        self.env.company.mail_logging_attachments_allowed = False
+        self.gateway(build_email(self.salesperson.email, "carla@acme.example", delivered_to=self.logging_address,
+                                 attachments=[("offerta.pdf", PDF, "application/pdf")]))
+        message = self.last_request().logged_message_id
+        self.assertEqual(message.attachment_ids.mapped("name"), ["logo.png"], "the body's own image stays")
+        self.assertIn("offerta.pdf", message.body)
+
+    # ------------------------------------------------------------
+    # L7 import
+    # ------------------------------------------------------------
+
+    def test_l7_import_eml_and_mbox_with_summary_never_twice(self):
+        sent = build_email(self.salesperson.email, "carla@acme.example", subject="Old offer")
+        received = build_email("carla@acme.example", self.salesperson.email, subject="Re: Old offer",
+                               inline_image=False)
+        unrelated = build_email("someone@else.example", "other@else.example", subject="Not ours")
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "archive.mbox")
+            box = mailbox.mbox(path)
+            for message in (received, unrelated, received):
+                box.add(message.as_bytes())
+            box.flush()
+            box.close()
+            with open(path, "rb") as archive:
+                mbox_data = archive.read()
+
+        def run_import():
+            wizard = self.env["mail.logging.import"].with_user(self.salesperson).create({
+                "attachment_ids": [fields.Command.create({
+                    "name": name, "datas": base64.b64encode(data), "res_model": "mail.logging.import"})
+                    for name, data in (("offer.eml", sent.as_bytes()), ("archive.mbox", mbox_data))],
+            })
+            wizard.action_import()
+            return wizard
+
+        wizard = run_import()
+        self.assertEqual((wizard.logged_count, wizard.duplicate_count, wizard.refused_count), (2, 1, 1))
+        refused = wizard.request_ids.filtered(lambda request: request.state == "refused")
+        self.assertEqual(refused.name, "Not ours")
+        self.assertTrue(refused.reason)
+        self.assertTrue(all(request.source == "import" for request in wizard.request_ids))
+        reply = self.env["mail.message"].search([("message_id", "=", received["Message-ID"])])
+        self.assertEqual(reply.author_id, self.carla)
+
+        wizard = run_import()
+        self.assertEqual((wizard.logged_count, wizard.duplicate_count, wizard.refused_count), (0, 3, 1),
+                         "L7: never the same Message-ID twice")
+
+    # ------------------------------------------------------------
+    # L9 replies
+    # ------------------------------------------------------------
+
+    def test_l9_reply_marks_replied_and_counts_as_open(self):
+        message = self.post_email(self.anna | self.bruno, BODY)
+        self.outgoing(message)
+        anna_recipient = message.tracked_recipient_ids.filtered(lambda r: r.partner_id == self.anna)
+        self.assertEqual(anna_recipient.state, "sent")
+        reply = build_email("Anna Customer <anna@customer.example>", self.salesperson.email,
+                            subject="Re: Big deal", in_reply_to=message.message_id, inline_image=False)
+        self.env["mail.thread"].message_process("crm.lead", reply.as_bytes())
+        self.assertTrue(anna_recipient.replied_date)
+        self.assertEqual(anna_recipient.state, "opened", "L9: a reply counts as an open")
+        self.assertEqual(anna_recipient.open_count, 1)
+        self.assertTrue(anna_recipient.event_ids.is_inferred)
+        bruno_recipient = message.tracked_recipient_ids.filtered(lambda r: r.partner_id == self.bruno)
+        self.assertFalse(bruno_recipient.replied_date)
+        self.assertEqual(self.lead.message_ids[0].author_id, self.anna, "the reply is on the opportunity")
+
+
+@tagged("post_install", "-at_install")
+class TestForwardedEmailParsing(TransactionCase):
+    """Pure parsing of inline forwards (L4)."""
+
+    def test_l4_inline_forward_headers_in_italian(self):
+        parsed = parse_inline_forward(
+            "Vedi sotto\n\n-------- Messaggio inoltrato --------\n"
+            "Da: Carla <carla@acme.example>\nData: 3 marzo 2025\nOggetto: Ordine\n"
+            "A: Sara <sara@mycompany.example>\nCc: a@b.example,\n c@d.example\n\nTesto originale\n")
+        self.assertEqual(parsed["from"], "Carla <carla@acme.example>")
+        self.assertEqual(parsed["subject"], "Ordine")
+        self.assertEqual(parsed["cc"], "a@b.example, c@d.example")
+        self.assertEqual(parsed["body"], "Testo originale")
+        self.assertIsNone(parse_inline_forward("no forward here\nFrom: x@y.example"))
+        self.assertEqual(strip_forward_prefix("I: Fwd: Re: Ordine"), "Re: Ordine")

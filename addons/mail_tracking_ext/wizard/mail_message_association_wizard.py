@@ -1,0 +1,49 @@
+from odoo import api, fields, models
+
+
+class MailMessageAssociationWizard(models.TransientModel):
+    """Edit the contacts, companies and opportunities a logged email appears
+    on, after it was logged (L2). Associations with other apps' records (tasks,
+    tickets) are listed and kept."""
+    _name = "mail.message.association.wizard"
+    _description = "Edit Logged Email Associations"
+
+    message_id = fields.Many2one("mail.message", "Email", required=True, readonly=True, ondelete="cascade")
+    subject = fields.Char(related="message_id.subject")
+    partner_ids = fields.Many2many(
+        "res.partner", string="Contacts and Companies",
+        compute="_compute_selection", store=True, readonly=False)
+    lead_ids = fields.Many2many(
+        "crm.lead", string="Opportunities", compute="_compute_selection", store=True, readonly=False)
+    other_association_ids = fields.Many2many(
+        "mail.message.association", string="Other Records", compute="_compute_other_association_ids")
+
+    @api.depends("message_id")
+    def _compute_selection(self):
+        for wizard in self:
+            associations = wizard.message_id.sudo().association_ids
+            wizard.partner_ids = [fields.Command.set(
+                associations.filtered(lambda a: a.model == "res.partner").mapped("res_id"))]
+            wizard.lead_ids = [fields.Command.set(
+                associations.filtered(lambda a: a.model == "crm.lead").mapped("res_id"))]
+
+    @api.depends("message_id")
+    def _compute_other_association_ids(self):
+        for wizard in self:
+            wizard.other_association_ids = wizard.message_id.sudo().association_ids.filtered(
+                lambda a: a.model not in ("res.partner", "crm.lead"))
+
+    def action_apply(self):
+        self.ensure_one()
+        message = self.message_id
+        # who may read the email may decide where else it shows (it already reveals it)
+        message.check_access("read")
+        Association = self.env["mail.message.association"].sudo()
+        associations = message.sudo().association_ids
+        chosen = {("res.partner", partner.id) for partner in self.partner_ids} \
+            | {("crm.lead", lead.id) for lead in self.lead_ids}
+        associations.filtered(
+            lambda a: a.model in ("res.partner", "crm.lead") and (a.model, a.res_id) not in chosen
+        ).unlink()
+        Association._associate(message, [self.partner_ids, self.lead_ids])
+        return {"type": "ir.actions.act_window_close"}

@@ -1,0 +1,215 @@
+"""End to end: a salesperson sends from the chatter of a running Odoo, a real
+SMTP server receives what was delivered, and the recipient's mail client
+(``requests``) loads pixels and follows links over HTTP (SPEC T1-T11, R2, R5)."""
+import re
+import uuid
+
+import pytest
+import requests
+
+from devtools import odoo_runtime as rt
+from devtools.mail_catcher import MailCatcher
+
+PIXEL = re.compile(r'src="(http[^"]+/email-tracking/open/([A-Za-z0-9_-]+)\.gif)"')
+CLICK = re.compile(r'href="(http[^"]+/email-tracking/click/([A-Za-z0-9_-]+)/([0-9a-f]+))"')
+TRICKY_URL = "https://shop.example/offerta?q=a%20b&lang=it#dettagli"
+BODY = (
+    "<p>Buongiorno, ecco la nostra offerta.</p>"
+    '<p><a href="https://shop.example/first">catalogo</a> '
+    f'<a href="{TRICKY_URL.replace("&", "&amp;")}">offerta</a> '
+    '<a href="mailto:sales@mycompany.example">scrivici</a></p>'
+)
+
+
+def html_part(message):
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def to_of(message):
+    return message["To"]
+
+
+class Salesperson:
+    """A logged-in salesperson using the chatter's real routes."""
+
+    def __init__(self, server, login, password):
+        self.server, self.session = server, requests.Session()
+        response = self.session.post(f"{server.url}/web/session/authenticate", json={
+            "params": {"db": server.db, "login": login, "password": password}}, timeout=30)
+        assert response.json().get("result", {}).get("uid"), response.text
+
+    def post(self, lead_id, partner_ids, body=BODY, queue=False, **switches):
+        response = self.session.post(f"{self.server.url}/mail/message/post", json={"params": {
+            "thread_model": "crm.lead", "thread_id": lead_id,
+            "post_data": {"body": body, "message_type": "comment", "subtype_xmlid": "mail.mt_comment",
+                          "partner_ids": partner_ids, **switches},
+            "context": {"mail_notify_force_send": not queue},
+        }}, timeout=60)
+        result = response.json()
+        assert "error" not in result, result
+        return max(message["id"] for message in result["result"]["mail.message"])
+
+
+def create_salesperson(server, login):
+    group = server.rpc("ir.model.data", "search_read",
+                       [("module", "=", "sales_team"), ("name", "=", "group_sale_salesman")], ["res_id"])
+    server.rpc("res.users", "create", {
+        "name": login.title(), "login": login, "password": f"{login}-pw", "email": f"{login}@mycompany.example",
+        "groups_id": [(6, 0, [group[0]["res_id"]])]})
+    return Salesperson(server, login, f"{login}-pw")
+
+
+@pytest.fixture(scope="module")
+def crm(odoo_server):
+    """A salesperson, two contacts and an opportunity, once per module."""
+    suffix = uuid.uuid4().hex[:6]
+    sales = create_salesperson(odoo_server, f"sales{suffix}")
+    anna, bruno = (odoo_server.rpc("res.partner", "create", {"name": name, "email": f"{name.lower()}{suffix}@customer.example"})
+                   for name in ("Anna", "Bruno"))
+    uid = odoo_server.login(f"sales{suffix}", f"sales{suffix}-pw")
+    lead = odoo_server.rpc("crm.lead", "create", {"name": "Big deal", "type": "opportunity", "user_id": uid})
+    return {"sales": sales, "anna": anna, "bruno": bruno, "lead": lead, "suffix": suffix}
+
+
+def tracking_of(server, message_id):
+    return server.rpc("mail.tracked.recipient", "search_read", [("message_id", "=", message_id)],
+                      ["partner_id", "email", "state", "open_count", "click_count", "is_aggregate"])
+
+
+def test_t1_t2_t7_each_recipient_tracked_separately_over_real_smtp_and_http(odoo_server, mail_catcher, crm):
+    mail_catcher.clear()
+    message_id = crm["sales"].post(crm["lead"], [crm["anna"], crm["bruno"]], queue=True)
+    # a raw address added to the same email (as a template's "To" does) goes in one SMTP message
+    mail = odoo_server.rpc("mail.mail", "search", [("mail_message_id", "=", message_id)])
+    odoo_server.rpc("mail.mail", "write", mail, {"email_to": "raw1@elsewhere.example, raw2@elsewhere.example"})
+    odoo_server.rpc("mail.mail", "send", mail)
+    delivered = {to_of(m): m for m in mail_catcher.wait_for(3)}
+    assert len(delivered) == 3
+    bodies = {to: html_part(m) for to, m in delivered.items()}
+    anna_to = next(to for to in bodies if f"anna{crm['suffix']}" in to)
+    bruno_to = next(to for to in bodies if f"bruno{crm['suffix']}" in to)
+    raw_to = next(to for to in bodies if "raw1@" in to)
+    tokens = {to: PIXEL.search(body).group(2) for to, body in bodies.items()}
+    assert len(set(tokens.values())) == 3, "each SMTP message has its own token"
+    for to, body in bodies.items():
+        assert {match.group(2) for match in CLICK.finditer(body)} == {tokens[to]}
+        assert 'href="mailto:sales@mycompany.example"' in body
+        assert "shop.example" not in body, "original URLs stay on the server"
+
+    records = {r["email"]: r for r in tracking_of(odoo_server, message_id)}
+    anonymous = records["raw1@elsewhere.example, raw2@elsewhere.example"]
+    assert anonymous["partner_id"] is False, "T7: raw addresses sent together are anonymous"
+
+    pixel_url = PIXEL.search(bodies[anna_to]).group(1)
+    response = requests.get(pixel_url, headers={"User-Agent": "Mozilla/5.0 Thunderbird"}, timeout=10)
+    assert response.status_code == 200 and response.headers["Content-Type"] == "image/gif"
+    assert "no-store" in response.headers["Cache-Control"]
+    records = {r["partner_id"] and r["partner_id"][0]: r for r in tracking_of(odoo_server, message_id)}
+    assert (records[crm["anna"]]["state"], records[crm["anna"]]["open_count"]) == ("opened", 1)
+    assert (records[crm["bruno"]]["state"], records[crm["bruno"]]["open_count"]) == ("sent", 0)
+
+    second_link = CLICK.findall(bodies[anna_to])[1][0]
+    response = requests.get(second_link, allow_redirects=False, timeout=10)
+    assert response.status_code == 302
+    assert response.headers["Location"] == TRICKY_URL
+    clicks = odoo_server.rpc("mail.tracked.event", "search_read",
+                             [("recipient_id.message_id", "=", message_id), ("event_type", "=", "click")],
+                             ["recipient_id", "url"])
+    assert [(c["recipient_id"][0], c["url"]) for c in clicks] == [
+        (next(r["id"] for r in tracking_of(odoo_server, message_id) if r["partner_id"] and r["partner_id"][0] == crm["anna"]), TRICKY_URL)]
+    # R2: whatever the request says, the target comes from the server
+    response = requests.get(second_link + "?url=https://evil.example/&next=//evil.example", allow_redirects=False, timeout=10)
+    assert response.headers["Location"] == TRICKY_URL
+    response = requests.get(second_link[:-2] + "00?url=https://evil.example/", allow_redirects=False, timeout=10)
+    assert response.status_code == 404 and "Location" not in response.headers
+    del bruno_to, raw_to
+
+
+def test_t10_never_track_list_and_t9_empty_body(odoo_server, mail_catcher, crm):
+    odoo_server.rpc("mail.tracking.exclusion", "create", {"pattern": f"bruno{crm['suffix']}@customer.example"})
+    mail_catcher.clear()
+    crm["sales"].post(crm["lead"], [crm["anna"], crm["bruno"]])
+    delivered = {to_of(m): html_part(m) for m in mail_catcher.wait_for(2)}
+    for to, body in delivered.items():
+        assert ("/email-tracking/" in body) == (f"anna{crm['suffix']}" in to), to
+    mail_catcher.clear()
+    message_id = crm["sales"].post(crm["lead"], [crm["anna"]], body="")
+    body = html_part(mail_catcher.wait_for(1)[0])
+    assert "/email-tracking/" not in body
+    assert tracking_of(odoo_server, message_id) == []
+
+
+def test_t5_enforced_company_default(odoo_server, mail_catcher, crm):
+    company = odoo_server.rpc("res.company", "search", [], limit=1)
+    odoo_server.rpc("res.company", "write", company, {
+        "mail_tracking_enforce_defaults": True, "mail_tracking_default_opens": False,
+        "mail_tracking_default_clicks": True})
+    try:
+        mail_catcher.clear()
+        crm["sales"].post(crm["lead"], [crm["anna"]])
+        body = html_part(mail_catcher.wait_for(1)[0])
+        assert "/email-tracking/open/" not in body
+        assert "/email-tracking/click/" in body
+    finally:
+        odoo_server.rpc("res.company", "write", company, {"mail_tracking_enforce_defaults": False})
+
+
+def test_r5_smtp_failure_behaves_as_odoo_and_records_nothing(odoo_server, mail_catcher, crm):
+    """R5: with the SMTP server down, the mail fails exactly as in Odoo; once it is
+    back, the retry is delivered and only that delivery is tracked."""
+    dead_server = odoo_server.rpc("ir.mail_server", "create", {
+        "name": "down", "smtp_host": "127.0.0.1", "smtp_port": rt.free_port(), "sequence": 1})
+    mail_catcher.clear()
+    message_id = crm["sales"].post(crm["lead"], [crm["anna"]], queue=True)
+    mail = odoo_server.rpc("mail.mail", "search", [("mail_message_id", "=", message_id)])
+    odoo_server.rpc("mail.mail", "send", mail, raise_exception=False)
+    state = odoo_server.rpc("mail.mail", "read", mail, ["state", "failure_type"])[0]
+    assert state["state"] == "exception"
+    notification = odoo_server.rpc("mail.notification", "search_read", [("mail_message_id", "=", message_id)],
+                                   ["notification_status"])
+    assert [n["notification_status"] for n in notification] == ["exception"]
+    assert tracking_of(odoo_server, message_id) == [], "nothing is tracked for a message never sent"
+    assert mail_catcher.raw_messages() == []
+
+    odoo_server.rpc("ir.mail_server", "unlink", [dead_server])
+    odoo_server.rpc("mail.mail", "write", mail, {"state": "outgoing"})
+    odoo_server.rpc("mail.mail", "send", mail)
+    delivered = mail_catcher.wait_for(1)
+    token = PIXEL.search(html_part(delivered[0])).group(2)
+    assert [r["state"] for r in tracking_of(odoo_server, message_id)] == ["sent"]
+    assert token
+
+
+def test_t11_switches_off_delivers_what_odoo_alone_delivers(new_db):
+    """T11: on a database that already has mail history, the same email with
+    both switches off is delivered exactly as before the addon was installed
+    (apart from Message-Id and Date); also R6: install on a used database."""
+    db = new_db("t11")
+    with MailCatcher(smtp_port=0, http_port=0) as catcher:
+        server = rt.OdooServer(db, smtp_port=catcher.smtp_port)
+        rt.query(db, "UPDATE ir_mail_server SET active = false")
+        server.start()
+        try:
+            rt.query(db, "UPDATE ir_config_parameter SET value = %s WHERE key = 'web.base.url'", (server.url,))
+            sales = create_salesperson(server, "t11sales")
+            anna = server.rpc("res.partner", "create", {"name": "Anna", "email": "anna@t11.example"})
+            lead = server.rpc("crm.lead", "create", {"name": "T11", "type": "opportunity",
+                                                      "user_id": server.login("t11sales", "t11sales-pw")})
+            sales.post(lead, [anna])
+            before = catcher.wait_for(1)[0]
+            module = server.rpc("ir.module.module", "search", [("name", "=", rt.MODULE)])
+            server.rpc("ir.module.module", "button_immediate_install", module)
+            catcher.clear()
+            sales = Salesperson(server, "t11sales", "t11sales-pw")
+            sales.post(lead, [anna], track_opens=False, track_clicks=False)
+            after = catcher.wait_for(1)[0]
+        finally:
+            server.stop()
+
+    def comparable(message):
+        headers = sorted((k, v) for k, v in message.items() if k not in ("Message-Id", "Date"))
+        parts = [(part.get_content_type(), part.get_content()) for part in message.walk()
+                 if not part.is_multipart()]
+        return headers, parts
+
+    assert comparable(after) == comparable(before)
