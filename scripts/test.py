@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -80,7 +81,13 @@ class OdooPhase:
         self.log.flush()
         self.started = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.ended = None
+        threading.Thread(target=self._note_end, daemon=True).start()
         print(f"[odoo] running the addon's Odoo tests on {self.db} (log: {os.path.relpath(self.log_path)})", flush=True)
+
+    def _note_end(self):
+        self.proc.wait()
+        self.ended = time.monotonic()
 
     def finish(self):
         """Wait for odoo-bin; return (passed, failed)."""
@@ -102,7 +109,7 @@ class OdooPhase:
             reasons.append("ERROR/CRITICAL lines in the log")
         if reasons:
             failed += 1
-        took = time.monotonic() - self.started
+        took = (self.ended or time.monotonic()) - self.started
         print(f"[odoo] {total} tests: {passed} passed, {failed} failed in {took:.0f}s"
               + (f" ({'; '.join(reasons)})" if reasons else ""), flush=True)
         if failed:

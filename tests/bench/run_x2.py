@@ -59,7 +59,7 @@ def main(argv=None):
     parser.add_argument("--json", help="also write all results to this JSON file")
     args = parser.parse_args(argv)
 
-    start = time.perf_counter()
+    start, load_start = time.perf_counter(), os.getloadavg()[0]
     rewrite = bench_rewrite.run(args.runs)
     bench_send.log("rewrite benchmark done")
     send = bench_send.run(args.mails, args.rounds, args.warmup, args.db, args.keep_db, args.profile,
@@ -75,7 +75,9 @@ def main(argv=None):
     print(bench_send.markdown(send["runs"], send["summary"]))
     if "profile" in send:
         bench_send.print_profile(send["profile"])
-    print(f"\n_Total benchmark time {elapsed:.0f} s. Command: `make bench-x2`._")
+    print(f"\n_Total benchmark time {elapsed:.0f} s; 1-min load average {load_start:.1f} at start, "
+          f"{os.getloadavg()[0]:.1f} at the end (wall-clock figures are only comparable on an idle "
+          f"machine; the CPU ratio is steadier). Command: `make bench-x2`._")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump({"rewrite": rewrite, "send": send, "elapsed_s": elapsed}, fh, indent=2, default=str)

@@ -32,6 +32,13 @@ class MailMessage(models.Model):
         return super()._message_fetch(
             domain, search_term=search_term, before=before, after=after, around=around, limit=limit)
 
+    def _extras_to_store(self, store, format_reply):
+        super()._extras_to_store(store, format_reply=format_reply)
+        # the chatter offers "Associations" on logged emails to internal users (L2)
+        if self.env.user._is_internal():
+            for message in self.filtered("log_email"):
+                store.add(message, {"logEmail": True})
+
     def action_edit_associations(self):
         """Open the editor of the records this logged email appears on (L2)."""
         self.ensure_one()

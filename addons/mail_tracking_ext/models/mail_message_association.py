@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 
 
@@ -24,6 +24,10 @@ class MailMessageAssociation(models.Model):
         ("message_record_unique", "unique(message_id, model, res_id)",
          "This email is already on that record's timeline."),
     ]
+
+    def init(self):
+        # a timeline looks its logged emails up by record (L2, X3)
+        tools.create_index(self._cr, "mail_message_association_record_index", self._table, ["res_id", "model"])
 
     @api.depends("model", "res_id")
     def _compute_res_name(self):
@@ -79,7 +83,7 @@ class MailMessageAssociation(models.Model):
     @api.model
     def _default_records(self, partners, user):
         """Records an email of ``user`` to ``partners`` is logged on by default (L2)."""
-        contacts = self._loggable_contacts(partners, user)
+        contacts = self._loggable_contacts(partners._origin, user)  # composers hold new records
         return contacts._mail_log_associated_records() if contacts else []
 
     @api.model

@@ -20,6 +20,21 @@ class MailTrackedEvent(models.Model):
     user_agent = fields.Char("User Agent")
     is_inferred = fields.Boolean(
         "Inferred", help="An open deduced from a click: the recipient's client blocked images.")
+    is_sender = fields.Boolean(
+        "Sender's Own", readonly=True,
+        help="Recorded while the email's author was logged in to Odoo in the same browser: the "
+             "author looking at their own email (A2). Kept, but never counted nor notified.")
+    # For statistics grouped by contact, company or opportunity (N5)
+    partner_id = fields.Many2one(related="recipient_id.partner_id")
+    commercial_partner_id = fields.Many2one(related="recipient_id.commercial_partner_id")
+    lead_id = fields.Many2one(related="recipient_id.lead_id")
+
+    def init(self):
+        # the latest events of a recipient: notification window (N1) and last open (N5)
+        self.env.cr.execute("""
+            CREATE INDEX IF NOT EXISTS mail_tracked_event_recipient_date_index
+                ON mail_tracked_event (recipient_id, event_date)
+        """)
 
     @api.model
     def _search(self, domain, offset=0, limit=None, order=None, **kwargs):

@@ -1,5 +1,6 @@
 import re
 import secrets
+from datetime import timedelta
 
 from markupsafe import Markup
 
@@ -11,6 +12,8 @@ from ..tools import add_open_pixel, append_to_body, new_token, rewrite_links, to
 from ..tools.html import LINK_REF_LENGTH
 
 USER_AGENT_MAX_LENGTH = 512
+# Reloads of the same pixel (or link) within this window notify nobody again (N1).
+NOTIFY_WINDOW = timedelta(minutes=10)
 LINK_REF = re.compile(rf"[0-9a-f]{{{LINK_REF_LENGTH}}}")
 
 
@@ -61,6 +64,17 @@ class MailTrackedRecipient(models.Model):
     click_count = fields.Integer("Clicks", compute="_compute_engagement")
     event_ids = fields.One2many("mail.tracked.event", "recipient_id", "Events", readonly=True)
 
+    # Reporting (N3, N5): 0 or 100 per email, so that their average is a rate;
+    # the public routes' SQL keeps them in step with the state.
+    open_rate = fields.Integer(
+        "Open Rate (%)", compute="_compute_rates", store=True, aggregator="avg", readonly=True)
+    click_rate = fields.Integer(
+        "Click Rate (%)", compute="_compute_rates", store=True, aggregator="avg", readonly=True)
+    commercial_partner_id = fields.Many2one(
+        related="partner_id.commercial_partner_id", store=True, index="btree_not_null", string="Company")
+    lead_id = fields.Many2one(
+        "crm.lead", "Opportunity", compute="_compute_lead_id", store=True, index="btree_not_null")
+
     _sql_constraints = [
         ("token_digest_unique", "unique(token_digest)", "Tracking tokens are unique."),
     ]
@@ -70,7 +84,7 @@ class MailTrackedRecipient(models.Model):
         stats = {
             (recipient, event_type): (count, last_date)
             for recipient, event_type, count, last_date in self.env["mail.tracked.event"]._read_group(
-                [("recipient_id", "in", self.ids)],
+                [("recipient_id", "in", self.ids), ("is_sender", "=", False)],
                 ["recipient_id", "event_type"], ["__count", "event_date:max"])
         }
         for recipient in self:
@@ -78,6 +92,17 @@ class MailTrackedRecipient(models.Model):
             recipient.open_count = opens
             recipient.last_open_date = last_open
             recipient.click_count = stats.get((recipient, "click"), (0, False))[0]
+
+    @api.depends("state")
+    def _compute_rates(self):
+        for recipient in self:
+            recipient.open_rate = 100 if recipient.state in ("opened", "clicked") else 0
+            recipient.click_rate = 100 if recipient.state == "clicked" else 0
+
+    @api.depends("model", "res_id")
+    def _compute_lead_id(self):
+        for recipient in self:
+            recipient.lead_id = recipient.res_id if recipient.model == "crm.lead" else False
 
     # ------------------------------------------------------------
     # Sending

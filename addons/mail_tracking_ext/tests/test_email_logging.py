@@ -67,7 +67,8 @@ class TestEmailLogging(TrackingCase):
             "name": "Carla Contact", "email": "carla@acme.example", "parent_id": cls.acme.id})
         won_stage = cls.env["crm.stage"].search([("is_won", "=", True)], limit=1)
         cls.acme_deals = cls.env["crm.lead"].create([
-            {"name": f"Acme deal {n}", "type": "opportunity", "partner_id": cls.acme.id} for n in range(6)])
+            {"name": f"Acme deal {n}", "type": "opportunity", "partner_id": cls.acme.id,
+             "user_id": cls.salesperson.id} for n in range(6)])
         cls.acme_won = cls.env["crm.lead"].create({
             "name": "Acme won", "type": "opportunity", "partner_id": cls.carla.id, "stage_id": won_stage.id})
         cls.alias = cls.env.ref("mail_tracking_ext.mail_logging_alias")
@@ -182,6 +183,8 @@ class TestEmailLogging(TrackingCase):
             result = self.make_jsonrpc_request("/mail/thread/messages", {
                 "thread_model": model, "thread_id": res_id, "limit": 30})
             self.assertIn(message.id, result["messages"], f"L2: on the timeline of {model} {res_id}")
+            logged = [data for data in result["data"]["mail.message"] if data["id"] == message.id]
+            self.assertTrue(logged[0].get("logEmail"), "the chatter offers Associations on it")
         result = self.make_jsonrpc_request("/mail/thread/messages", {
             "thread_model": "res.partner", "thread_id": self.bruno.id, "limit": 30})
         self.assertNotIn(message.id, result["messages"])
@@ -419,3 +422,17 @@ class TestForwardedEmailParsing(TransactionCase):
         self.assertEqual(parsed["body"], "Testo originale")
         self.assertIsNone(parse_inline_forward("no forward here\nFrom: x@y.example"))
         self.assertEqual(strip_forward_prefix("I: Fwd: Re: Ordine"), "Re: Ordine")
+
+
+@tagged("post_install", "-at_install")
+class TestEmailLoggingTour(TrackingCase):
+
+    def test_l2_associations_from_the_company_timeline(self):
+        """L2: the company's chatter shows the logged email and edits its associations."""
+        acme = self.env["res.partner"].create({"name": "Acme", "is_company": True})
+        carla = self.env["res.partner"].create(
+            {"name": "Carla Contact", "email": "carla@acme.example", "parent_id": acme.id})
+        message = self.post_email(carla, Markup("<p>Logged offer</p>"))
+        self.assertIn(("res.partner", acme.id), {(a.model, a.res_id) for a in message.association_ids})
+        self.start_tour(f"/odoo/contacts/{acme.id}", "mail_tracking_ext_logging_associations", login="mtx_sales")
+        self.assertEqual({(a.model, a.res_id) for a in message.association_ids}, {("res.partner", carla.id)})

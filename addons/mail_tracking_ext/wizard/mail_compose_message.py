@@ -55,10 +55,13 @@ class MailComposeMessage(models.TransientModel):
         for composer in self:
             records = Association._default_records(composer.partner_ids, self.env.user) \
                 if composer.log_email else []
-            composer.log_partner_ids = self.env["res.partner"].union(
-                *[record for record in records if record._name == "res.partner"])
-            composer.log_lead_ids = self.env["crm.lead"].union(
-                *[record for record in records if record._name == "crm.lead"])
+            # only what the user may see can be pre-selected; the others are not logged on
+            composer.log_partner_ids = self.env["res.partner"].browse([
+                record.id for records_ in records if records_._name == "res.partner"
+                for record in records_])._filtered_access("read")
+            composer.log_lead_ids = self.env["crm.lead"].browse([
+                record.id for records_ in records if records_._name == "crm.lead"
+                for record in records_])._filtered_access("read")
 
     def _logged_record_refs(self):
         """The contacts and opportunities chosen in the composer, plus the default

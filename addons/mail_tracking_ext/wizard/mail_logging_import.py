@@ -1,6 +1,5 @@
 import base64
 import email
-import logging
 import mailbox
 import os
 import tempfile
@@ -8,8 +7,6 @@ from email import policy
 
 from odoo import _, fields, models
 from odoo.exceptions import UserError
-
-_logger = logging.getLogger(__name__)
 
 
 class MailLoggingImport(models.TransientModel):

@@ -21,16 +21,20 @@ class MailMessageAssociationWizard(models.TransientModel):
     @api.depends("message_id")
     def _compute_selection(self):
         for wizard in self:
-            associations = wizard.message_id.sudo().association_ids
-            wizard.partner_ids = [fields.Command.set(
-                associations.filtered(lambda a: a.model == "res.partner").mapped("res_id"))]
-            wizard.lead_ids = [fields.Command.set(
-                associations.filtered(lambda a: a.model == "crm.lead").mapped("res_id"))]
+            associations = wizard.message_id._origin.sudo().association_ids
+            wizard.partner_ids = wizard._visible(associations, "res.partner")
+            wizard.lead_ids = wizard._visible(associations, "crm.lead")
+
+    def _visible(self, associations, model):
+        """The associated records of ``model`` the user may read: only those are
+        shown, and only those can be removed."""
+        return self.env[model].browse(
+            associations.filtered(lambda a: a.model == model).mapped("res_id")).exists()._filtered_access("read")
 
     @api.depends("message_id")
     def _compute_other_association_ids(self):
         for wizard in self:
-            wizard.other_association_ids = wizard.message_id.sudo().association_ids.filtered(
+            wizard.other_association_ids = wizard.message_id._origin.sudo().association_ids.filtered(
                 lambda a: a.model not in ("res.partner", "crm.lead"))
 
     def action_apply(self):
@@ -42,8 +46,9 @@ class MailMessageAssociationWizard(models.TransientModel):
         associations = message.sudo().association_ids
         chosen = {("res.partner", partner.id) for partner in self.partner_ids} \
             | {("crm.lead", lead.id) for lead in self.lead_ids}
+        visible = {(record._name, record.id) for model in ("res.partner", "crm.lead")
+                   for record in self._visible(associations, model)}
         associations.filtered(
-            lambda a: a.model in ("res.partner", "crm.lead") and (a.model, a.res_id) not in chosen
-        ).unlink()
+            lambda a: (a.model, a.res_id) in visible and (a.model, a.res_id) not in chosen).unlink()
         Association._associate(message, [self.partner_ids, self.lead_ids])
         return {"type": "ir.actions.act_window_close"}
