@@ -134,5 +134,11 @@ def test_r6_coexists_with_mass_mailing_and_oca_mail_tracking(crowded_server):
     status, _ctype, _body = http_get(f"{crowded_server.url}/mail/track/1/bad-token/blank.gif")
     assert 400 <= status < 500, status
 
+    # ours: the pixel always answers, an unknown click link is a 404
+    status, ctype, body = http_get(f"{crowded_server.url}/email-tracking/open/unknown-token.gif")
+    assert status == 200 and ctype.startswith("image/gif") and body.startswith(GIF_MAGIC), (status, ctype)
+    status, _ctype, _body = http_get(f"{crowded_server.url}/email-tracking/click/unknown-token/0123456789ab")
+    assert status == 404, status
+
     problems = rt.log_problems(crowded_server.log_text())
     assert not problems, "\n".join(problems)

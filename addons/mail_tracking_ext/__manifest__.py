@@ -18,6 +18,8 @@
         "views/res_config_settings_views.xml",
         "views/res_users_views.xml",
         "views/mail_tracked_recipient_views.xml",
+        "views/mail_tracked_engagement_views.xml",
+        "views/crm_lead_views.xml",
         "views/mail_compose_message_views.xml",
         "views/res_partner_views.xml",
         "views/mail_tracking_templates.xml",

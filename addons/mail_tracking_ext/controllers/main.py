@@ -22,7 +22,8 @@ class MailTrackingController(http.Controller):
         """Always the same GIF, whatever the token (T1, R3)."""
         if request.httprequest.method == "GET":
             request.env["mail.tracked.recipient"]._record_open(
-                token, request.httprequest.remote_addr, request.httprequest.user_agent.string)
+                token, request.httprequest.remote_addr, request.httprequest.user_agent.string,
+                session_uid=request.session.uid)
         return request.make_response(PIXEL_GIF, [("Content-Type", "image/gif"), *NO_STORE])
 
     @http.route("/email-tracking/click/<string:token>/<string:ref>", type="http", auth="none",
@@ -31,7 +32,7 @@ class MailTrackingController(http.Controller):
         """Redirect to the stored original URL, or 404 (T2, R2)."""
         url = request.env["mail.tracked.recipient"]._record_click(
             token, ref, request.httprequest.remote_addr, request.httprequest.user_agent.string,
-            record=request.httprequest.method == "GET")
+            record=request.httprequest.method == "GET", session_uid=request.session.uid)
         if not url:
             raise NotFound()
         # not request.redirect(): website would rewrite the target

@@ -2,6 +2,7 @@ from . import mail_tracking_exclusion
 from . import mail_tracked_link
 from . import mail_tracked_recipient
 from . import mail_tracked_event
+from . import mail_tracked_engagement
 from . import mail_message
 from . import mail_mail
 from . import mail_thread
@@ -12,3 +13,5 @@ from . import res_users
 from . import mail_message_association
 from . import mail_logging_request
 from . import res_partner
+from . import crm_lead
+from . import ir_websocket

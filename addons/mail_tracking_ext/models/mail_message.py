@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.osv import expression
 
+from odoo.addons.mail.tools.discuss import Store
+
 
 class MailMessage(models.Model):
     _inherit = "mail.message"
@@ -34,6 +36,7 @@ class MailMessage(models.Model):
 
     def _extras_to_store(self, store, format_reply):
         super()._extras_to_store(store, format_reply=format_reply)
+        self._mail_tracking_to_store(store)
         # the chatter offers "Associations" on logged emails to internal users (L2)
         if self.env.user._is_internal():
             for message in self.filtered("log_email"):
@@ -59,16 +62,16 @@ class MailMessage(models.Model):
         recipients = self.env["mail.tracked.recipient"].search(
             [("message_id", "in", self.ids)], order="id")
         events = self.env["mail.tracked.event"].sudo().search_fetch(
-            [("recipient_id", "in", recipients.ids)],
+            [("recipient_id", "in", recipients.ids), ("is_sender", "=", False)],
             ["recipient_id", "event_type", "event_date", "link_id", "is_inferred"], order="event_date, id")
         urls = dict(events.link_id.mapped(lambda link: (link.id, link.url)))
         per_recipient = {recipient.id: {"opens": [], "clicks": []} for recipient in recipients}
         for event in events:
             history = per_recipient[event.recipient_id.id]
             if event.event_type == "open":
-                history["opens"].append({"date": event.event_date, "inferred": event.is_inferred})
+                history["opens"].append({"id": event.id, "date": event.event_date, "inferred": event.is_inferred})
             else:
-                history["clicks"].append({"date": event.event_date, "url": urls.get(event.link_id.id)})
+                history["clicks"].append({"id": event.id, "date": event.event_date, "url": urls.get(event.link_id.id)})
         status = {message.id: [] for message in self}
         for recipient in recipients:
             history = per_recipient[recipient.id]
@@ -88,3 +91,41 @@ class MailMessage(models.Model):
                 "clicks": history["clicks"],
             })
         return status
+
+    def _mail_tracking_to_store(self, store):
+        """Give the chatter the engagement of the tracked emails among these
+        messages, for their open and click icons (N4), in a constant number of
+        queries for the whole batch. Internal users only (P4)."""
+        if not self.env.user._is_internal():
+            return
+        tracked = self.filtered(lambda message: message.track_opens or message.track_clicks)
+        if not tracked:
+            return
+        status = tracked._mail_tracking_status()
+        for message in tracked:
+            recipients = status[message.id]
+            if not recipients and not (
+                    message.author_id == self.env.user.partner_id and message._mail_tracking_pending()):
+                continue
+            store.add(message, {"mailTracking": {
+                "opens": message.track_opens,
+                "clicks": message.track_clicks,
+                "recipients": recipients,
+            }})
+
+    def _mail_tracking_pending(self):
+        """Whether this tracked email still waits in the outgoing queue: its
+        tracked recipients appear when it leaves."""
+        self.ensure_one()
+        # sudo: mail.notification - the web client gets these notifications anyway
+        return any(
+            notification.notification_type == "email" and notification.notification_status in ("ready", "process")
+            for notification in self.sudo().notification_ids)
+
+    def mail_tracking_fetch_status(self):
+        """The current engagement of these tracked emails, for the chatter's
+        popover (N4)."""
+        self.check_access("read")
+        store = Store()
+        self._mail_tracking_to_store(store)
+        return store.get_result()

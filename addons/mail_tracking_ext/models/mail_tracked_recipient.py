@@ -14,6 +14,8 @@ from ..tools.html import LINK_REF_LENGTH
 USER_AGENT_MAX_LENGTH = 512
 # Reloads of the same pixel (or link) within this window notify nobody again (N1).
 NOTIFY_WINDOW = timedelta(minutes=10)
+# Subchannel of a record that the chatters showing it listen to (N4).
+MAIL_TRACKING_BUS_SUBCHANNEL = "mail_tracking_ext"
 LINK_REF = re.compile(rf"[0-9a-f]{{{LINK_REF_LENGTH}}}")
 
 
@@ -103,6 +105,39 @@ class MailTrackedRecipient(models.Model):
     def _compute_lead_id(self):
         for recipient in self:
             recipient.lead_id = recipient.res_id if recipient.model == "crm.lead" else False
+
+    # ------------------------------------------------------------
+    # Statistics on linked records (N5)
+    # ------------------------------------------------------------
+
+    @api.model
+    def _engagement_stats(self, field_name, ids):
+        """``{id: {count, open_rate, click_rate, last_open}}`` of the tracked
+        emails the user may see whose ``field_name`` is one of ``ids``, in two
+        grouped queries whatever the number of ids."""
+        stats = {
+            record.id: {"count": count, "open_rate": round(open_rate or 0),
+                        "click_rate": round(click_rate or 0), "last_open": False}
+            for record, count, open_rate, click_rate in self._read_group(
+                [(field_name, "in", ids)], [field_name], ["__count", "open_rate:avg", "click_rate:avg"])
+        }
+        if stats:
+            for record, last_open in self.env["mail.tracked.event"]._read_group(
+                    [(field_name, "in", list(stats)), ("event_type", "=", "open"), ("is_sender", "=", False)],
+                    [field_name], ["event_date:max"]):
+                stats[record.id]["last_open"] = last_open
+        return stats
+
+    @api.model
+    def _action_for_stats(self, domain, name):
+        """The tracked-email list of a statistics button, filtered by its
+        ``mail_tracking_filter`` context key."""
+        action = self.env["ir.actions.act_window"]._for_xml_id("mail_tracking_ext.mail_tracked_recipient_action")
+        context = {}
+        if self.env.context.get("mail_tracking_filter") in ("opened", "clicked"):
+            context[f"search_default_{self.env.context['mail_tracking_filter']}"] = 1
+        action.update(domain=domain, context=context, name=self.env._("Tracked Emails: %s", name))
+        return action
 
     # ------------------------------------------------------------
     # Sending
@@ -196,8 +231,10 @@ class MailTrackedRecipient(models.Model):
     def _discard_unsent(self, mails, success_pids, failure_type):
         """Forget the recipients whose message did not leave (R5): their token
         was never delivered, so no event could ever be recorded for them."""
-        recipients = self.sudo().search([("mail_id_int", "in", mails.ids)])
         failed_mail_ids = set(mails.filtered(lambda mail: mail.state == "exception").ids)
+        if not failed_mail_ids and not failure_type:
+            return
+        recipients = self.sudo().search([("mail_id_int", "in", mails.ids)])
         recipients.filtered(
             lambda recipient: recipient.mail_id_int in failed_mail_ids
             or (failure_type and recipient.partner_id and recipient.partner_id not in success_pids)
@@ -218,41 +255,74 @@ class MailTrackedRecipient(models.Model):
         }
 
     @api.model
-    def _record_open(self, token, ip=None, user_agent=None):
-        """Record an open of the email carrying ``token`` (T1)."""
-        values = self._event_values(token, ip, user_agent)
+    def _record_open(self, token, ip=None, user_agent=None, session_uid=None):
+        """Record an open of the email carrying ``token`` (T1). ``session_uid``
+        is the Odoo user logged in in the browser that loaded the pixel: when
+        it is the author, the open is theirs, kept apart and never counted nor
+        notified (A2). The statement returns what the author's notification and
+        the live chatter need (N1, N4)."""
+        values = dict(self._event_values(token, ip, user_agent), session_uid=session_uid)
         if not values["digest"]:
             return
         self.env.cr.execute("""
             WITH recipient AS (
-                SELECT r.id, r.state
+                SELECT r.id, r.state, r.first_open_date, r.message_id, r.partner_id, r.email, r.is_aggregate,
+                       p.name AS partner_name, m.author_id, m.model, m.res_id,
+                       COALESCE(m.subject, m.record_name) AS subject,
+                       EXISTS (SELECT FROM res_users u
+                                WHERE u.id = %(session_uid)s AND u.partner_id = m.author_id) AS is_sender,
+                       (SELECT bool_or(u.mail_tracking_notify) FROM res_users u
+                         WHERE u.partner_id = m.author_id AND u.active AND NOT u.share) AS author_notify,
+                       (SELECT e.event_date FROM mail_tracked_event e
+                         WHERE e.recipient_id = r.id AND e.event_type = 'open' AND e.is_sender IS NOT TRUE
+                      ORDER BY e.event_date DESC LIMIT 1) AS previous_date
                   FROM mail_tracked_recipient r
                   JOIN mail_message m ON m.id = r.message_id
              LEFT JOIN res_partner p ON p.id = r.partner_id
                  WHERE r.token_digest = %(digest)s AND m.track_opens AND p.do_not_track IS NOT TRUE
             ), event AS (
-                INSERT INTO mail_tracked_event (recipient_id, event_type, event_date, ip, user_agent, is_inferred)
-                SELECT id, 'open', %(now)s, %(ip)s, %(user_agent)s, false FROM recipient
+                INSERT INTO mail_tracked_event
+                       (recipient_id, event_type, event_date, ip, user_agent, is_inferred, is_sender)
+                SELECT id, 'open', %(now)s, %(ip)s, %(user_agent)s, false, is_sender FROM recipient
+             RETURNING id
+            ), status AS (
+                UPDATE mail_tracked_recipient r
+                   SET state = 'opened', first_open_date = %(now)s, open_rate = 100
+                  FROM recipient
+                 WHERE r.id = recipient.id AND recipient.state = 'sent' AND NOT recipient.is_sender
             )
-            UPDATE mail_tracked_recipient r
-               SET state = 'opened', first_open_date = %(now)s
-              FROM recipient
-             WHERE r.id = recipient.id AND recipient.state = 'sent'
+            SELECT recipient.*, event.id AS event_id FROM recipient, event
         """, values)
+        row = self.env.cr.dictfetchone()
+        if row and not row["is_sender"]:
+            self._push_engagement(row, "open", values["now"], row["event_id"])
 
     @api.model
-    def _record_click(self, token, ref, ip=None, user_agent=None, record=True):
+    def _record_click(self, token, ref, ip=None, user_agent=None, record=True, session_uid=None):
         """Return the original URL of link ``ref`` of the email carrying
         ``token``, or None when there is no such link (T2); record the click
         unless ``record`` is false. A first click without a recorded open adds
-        an inferred open (T8)."""
-        values = dict(self._event_values(token, ip, user_agent), ref=ref, record=record)
+        an inferred open (T8). The author's own clicks (``session_uid``, see
+        ``_record_open``) are kept apart and change nothing (A2)."""
+        values = dict(self._event_values(token, ip, user_agent), ref=ref, record=record,
+                      session_uid=session_uid)
         if not values["digest"] or not LINK_REF.fullmatch(ref or ""):
             return None
         self.env.cr.execute("""
             WITH target AS (
                 SELECT r.id, r.state, l.id AS link_id, l.url,
-                       %(record)s AND m.track_clicks AND p.do_not_track IS NOT TRUE AS recordable
+                       %(record)s AND m.track_clicks AND p.do_not_track IS NOT TRUE AS recordable,
+                       r.first_open_date, r.message_id, r.partner_id, r.email, r.is_aggregate,
+                       p.name AS partner_name, m.author_id, m.model, m.res_id,
+                       COALESCE(m.subject, m.record_name) AS subject,
+                       EXISTS (SELECT FROM res_users u
+                                WHERE u.id = %(session_uid)s AND u.partner_id = m.author_id) AS is_sender,
+                       (SELECT bool_or(u.mail_tracking_notify) FROM res_users u
+                         WHERE u.partner_id = m.author_id AND u.active AND NOT u.share) AS author_notify,
+                       (SELECT e.event_date FROM mail_tracked_event e
+                         WHERE e.recipient_id = r.id AND e.link_id = l.id AND e.event_type = 'click'
+                           AND e.is_sender IS NOT TRUE
+                      ORDER BY e.event_date DESC LIMIT 1) AS previous_date
                   FROM mail_tracked_recipient r
                   JOIN mail_message m ON m.id = r.message_id
                   JOIN mail_tracked_link l ON l.message_id = r.message_id AND l.ref = %(ref)s
@@ -260,24 +330,87 @@ class MailTrackedRecipient(models.Model):
                  WHERE r.token_digest = %(digest)s
             ), click AS (
                 INSERT INTO mail_tracked_event
-                       (recipient_id, link_id, event_type, event_date, ip, user_agent, is_inferred)
-                SELECT id, link_id, 'click', %(now)s, %(ip)s, %(user_agent)s, false
+                       (recipient_id, link_id, event_type, event_date, ip, user_agent, is_inferred, is_sender)
+                SELECT id, link_id, 'click', %(now)s, %(ip)s, %(user_agent)s, false, is_sender
                   FROM target WHERE recordable
+             RETURNING id
             ), inferred_open AS (
                 INSERT INTO mail_tracked_event
                        (recipient_id, event_type, event_date, ip, user_agent, is_inferred)
                 SELECT id, 'open', %(now)s, %(ip)s, %(user_agent)s, true
-                  FROM target WHERE recordable AND state = 'sent'
+                  FROM target WHERE recordable AND state = 'sent' AND NOT is_sender
+             RETURNING id
             ), status AS (
                 UPDATE mail_tracked_recipient r
-                   SET state = 'clicked', first_open_date = COALESCE(r.first_open_date, %(now)s)
+                   SET state = 'clicked', first_open_date = COALESCE(r.first_open_date, %(now)s),
+                       open_rate = 100, click_rate = 100
                   FROM target
-                 WHERE r.id = target.id AND target.recordable AND target.state != 'clicked'
+                 WHERE r.id = target.id AND target.recordable AND NOT target.is_sender
+                   AND target.state != 'clicked'
             )
-            SELECT url FROM target
+            SELECT target.*, (SELECT id FROM click) AS event_id,
+                   (SELECT id FROM inferred_open) AS inferred_open_id
+              FROM target
         """, values)
-        row = self.env.cr.fetchone()
-        return row[0] if row else None
+        row = self.env.cr.dictfetchone()
+        if not row:
+            return None
+        if row["event_id"] and not row["is_sender"]:
+            self._push_engagement(row, "click", values["now"], row["event_id"])
+        return row["url"]
+
+    # ------------------------------------------------------------
+    # Seeing engagement live: chatter (N4) and author's notification (N1)
+    # ------------------------------------------------------------
+
+    @api.model
+    def _push_engagement(self, row, event_type, now, event_id):
+        """Tell the web clients about an event just recorded from a row of the
+        public routes' statement, without loading any record: the author
+        (notified unless they opted out) and whoever has the email's record
+        open. Reloads within ``NOTIFY_WINDOW`` push nothing."""
+        if row["previous_date"] and row["previous_date"] > now - NOTIFY_WINDOW:
+            return
+        date = fields.Datetime.to_string(now)
+        state = row["state"]
+        if event_type == "click":
+            state = "clicked"
+        elif state == "sent":
+            state = "opened"
+        events = [{"id": event_id, "type": event_type, "date": date, "url": row.get("url") or False,
+                   "inferred": False}]
+        if row.get("inferred_open_id"):
+            events.append({"id": row["inferred_open_id"], "type": "open", "date": date, "url": False,
+                           "inferred": True})
+        payload = {
+            "message_id": row["message_id"],
+            "recipient": {
+                "id": row["id"],
+                "partner_id": row["partner_id"] or False,
+                "name": row["partner_name"] or False,
+                "email": row["email"] or False,
+                "anonymous": not row["partner_id"],
+                "aggregate": bool(row["is_aggregate"]),
+                "state": state,
+                "first_open_date": fields.Datetime.to_string(row["first_open_date"]) or date,
+            },
+            "events": events,
+            "for_author": False,
+            "notify": False,
+        }
+        bus = self.env["bus.bus"].sudo()
+        if row["model"] and row["res_id"] and row["model"] in self.env:
+            bus._sendone((self.env[row["model"]].browse(row["res_id"]), MAIL_TRACKING_BUS_SUBCHANNEL),
+                         "mail_tracking_ext/engagement", payload)
+        if row["author_id"]:
+            bus._sendone(self.env["res.partner"].browse(row["author_id"]), "mail_tracking_ext/engagement", {
+                **payload,
+                "for_author": True,
+                "notify": bool(row["author_notify"]),
+                "subject": row["subject"] or False,
+                "model": row["model"] or False,
+                "res_id": row["res_id"] or False,
+            })
 
     @api.model
     def _optout_contact(self, token):

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import email_normalize
 
@@ -50,12 +50,18 @@ class MailTrackingExclusion(models.Model):
         for vals in vals_list:
             if "pattern" in vals:
                 vals["pattern"] = self._checked_pattern(vals["pattern"])
+        self.env.registry.clear_cache()
         return super().create(vals_list)
 
     def write(self, vals):
         if "pattern" in vals:
             vals["pattern"] = self._checked_pattern(vals["pattern"])
+        self.env.registry.clear_cache()
         return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()
 
     @api.model
     def _checked_pattern(self, pattern):
@@ -65,6 +71,15 @@ class MailTrackingExclusion(models.Model):
                 "“%(pattern)s” is neither an email address nor a domain.", pattern=pattern))
         return normalized
 
+    @tools.ormcache("company_id", "user_id", "scope")
+    def _patterns(self, company_id, user_id, scope):
+        """The rules in force for a user's emails, cached: read on every send."""
+        return frozenset(self.sudo().search_fetch([
+            ("company_id", "=", company_id),
+            ("user_id", "in", [False, user_id]),
+            ("scope", "=", scope),
+        ], ["pattern"]).mapped("pattern"))
+
     @api.model
     def _excluded_emails(self, emails, user, scope="track"):
         """Return the subset of normalized ``emails`` that must not be tracked
@@ -73,12 +88,7 @@ class MailTrackingExclusion(models.Model):
         emails = {email for email in emails if email}
         if not emails:
             return set()
-        rules = self.sudo().search_fetch([
-            ("company_id", "=", user.company_id.id),
-            ("user_id", "in", [False, user.id]),
-            ("scope", "=", scope),
-        ], ["pattern"])
-        patterns = set(rules.mapped("pattern"))
+        patterns = self._patterns(user.company_id.id, user.id, scope)
         if not patterns:
             return set()
         excluded = set()

@@ -1,6 +1,11 @@
+from datetime import timedelta
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import email_normalize
+
+# Before a user first opens the activity feed, its counter shows this much history (N2).
+FEED_UNREAD_DEFAULT_PERIOD = timedelta(days=7)
 
 
 class ResUsers(models.Model):
@@ -36,6 +41,10 @@ class ResUsers(models.Model):
         help="Other addresses you send email from (aliases, personal mailbox), one per line: "
              "emails from them sent to the company logging address are logged as yours.")
     mail_log_defaults_enforced = fields.Boolean(related="company_id.mail_log_enforce_default")
+    # Activity feed (N2)
+    mail_tracking_feed_seen = fields.Datetime(
+        "Email Engagement Seen On", readonly=True, copy=False,
+        help="When the user last opened the email engagement feed: newer engagement is unread.")
 
     @property
     def SELF_READABLE_FIELDS(self):
@@ -107,3 +116,30 @@ class ResUsers(models.Model):
         emails = {self.email_normalized} | {
             email_normalize(line.strip(",;")) for line in (self.mail_logging_sender_emails or "").split()}
         return {email for email in emails if email}
+
+    # ------------------------------------------------------------
+    # Activity feed (N2)
+    # ------------------------------------------------------------
+
+    def _init_messaging(self, store):
+        super()._init_messaging(store)
+        if self._is_internal():
+            store.add({"mailTrackingFeedUnread": self._mail_tracking_feed_unread()})
+
+    def _mail_tracking_feed_unread(self):
+        """How many opens, clicks and replies of this user's tracked emails
+        came since they last opened the feed."""
+        self.ensure_one()
+        since = self.sudo().mail_tracking_feed_seen or fields.Datetime.now() - FEED_UNREAD_DEFAULT_PERIOD
+        # sudo: the author sees their own emails' engagement (P4), no need to check it row by row
+        return self.env["mail.tracked.engagement"].sudo().search_count([
+            ("author_id", "=", self.partner_id.id), ("kind", "!=", "sent"), ("date", ">", since),
+        ])
+
+    @api.model
+    def action_mail_tracking_feed(self):
+        """Open the current user's engagement feed and mark it read."""
+        self.env.user.sudo().mail_tracking_feed_seen = fields.Datetime.now()
+        action = self.env["ir.actions.act_window"]._for_xml_id("mail_tracking_ext.mail_tracked_engagement_action")
+        action["context"] = {"search_default_mine": 1}
+        return action

@@ -1,0 +1,26 @@
+import { Chatter } from "@mail/chatter/web_portal/chatter";
+import { useEffect } from "@odoo/owl";
+import { useService } from "@web/core/utils/hooks";
+import { patch } from "@web/core/utils/patch";
+
+/** The server checks that the user may read the record before subscribing (P4). */
+const THREAD_CHANNEL_PREFIX = "mail_tracking_ext.thread/";
+
+/** A chatter listens to the live engagement of its record's tracked emails (N4). */
+patch(Chatter.prototype, {
+    setup() {
+        super.setup(...arguments);
+        const busService = useService("bus_service");
+        useEffect(
+            (model, id) => {
+                if (!model || !id || model === "discuss.channel") {
+                    return;
+                }
+                const channel = `${THREAD_CHANNEL_PREFIX}${model}/${id}`;
+                busService.addChannel(channel);
+                return () => busService.deleteChannel(channel);
+            },
+            () => [this.state.thread?.model, this.state.thread?.id]
+        );
+    },
+});

@@ -1,0 +1,44 @@
+import { Component, useState } from "@odoo/owl";
+import { useService } from "@web/core/utils/hooks";
+
+import { formatTrackingDate, recipientLabel, stateLabel } from "./mail_tracking_utils";
+
+/** How many opens a recipient shows before "and N more". */
+const OPENS_SHOWN = 5;
+
+/**
+ * Each recipient of a tracked email with its status and the exact local
+ * times of its opens and clicks (N4). Reads the message from the store, so
+ * it follows live updates while open.
+ */
+export class MailTrackingPopover extends Component {
+    static template = "mail_tracking_ext.MailTrackingPopover";
+    static props = ["messageId", "onMouseEnter?", "onMouseLeave?", "close?"];
+
+    setup() {
+        this.store = useState(useService("mail.store"));
+        this.formatDate = formatTrackingDate;
+        this.recipientLabel = recipientLabel;
+        this.stateLabel = stateLabel;
+    }
+
+    get tracking() {
+        return this.store.Message.get(this.props.messageId)?.mailTracking || {};
+    }
+
+    get recipients() {
+        return this.tracking.recipients || [];
+    }
+
+    shownOpens(recipient) {
+        return recipient.opens.slice(-OPENS_SHOWN).reverse();
+    }
+
+    hiddenOpenCount(recipient) {
+        return Math.max(recipient.opens.length - OPENS_SHOWN, 0);
+    }
+
+    shownClicks(recipient) {
+        return [...recipient.clicks].reverse();
+    }
+}
