@@ -2,7 +2,7 @@
 PYTHON ?= python3
 ARGS ?=
 
-.PHONY: run test bench bench-x2 bench-rewrite bench-send
+.PHONY: run test bench bench-x1 bench-x2 bench-rewrite bench-send
 
 ## run: Odoo with demo data on http://localhost:8069 + mail catcher on http://localhost:1080
 run:
@@ -20,6 +20,13 @@ bench:
 	else \
 		echo "no benchmarks yet (tests/bench does not exist)"; \
 	fi
+
+## bench-x1: SPEC X1 in one go (wrk on /web/health, our open/click routes, mass_mailing's and OCA
+##           mail_tracking's pixels, same server, alternating; checks no event is lost; throw-away
+##           database); markdown on stdout, ~4 min. Needs wrk (apt-get install wrk).
+##           e.g. make bench-x1 ARGS="--rounds 1 --duration 10"  |  ARGS="--profile 8" (py-spy)
+bench-x1:
+	$(PYTHON) tests/bench/bench_routes.py $(ARGS)
 
 ## bench-x2: SPEC X2 in one go (rewrite 100 KB/100 links + send 1,000 mails tracked vs untracked
 ##           to a local SMTP sink, throw-away database); markdown on stdout, ~2-3 min.

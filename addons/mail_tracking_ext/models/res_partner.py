@@ -103,7 +103,7 @@ class ResPartner(models.Model):
         partners = self.filtered("id")
         stats = {}
         for field_name in ("commercial_partner_id", "partner_id"):
-            group = partners.filtered(lambda partner: partner._mail_tracking_stats_field() == field_name)
+            group = partners.filtered(lambda partner, name=field_name: partner._mail_tracking_stats_field() == name)
             if group:
                 stats.update(Recipient._engagement_stats(field_name, group.ids))
         for partner in self:

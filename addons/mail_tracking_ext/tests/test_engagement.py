@@ -4,10 +4,9 @@ from datetime import timedelta
 from markupsafe import Markup
 
 from odoo import fields
-from odoo.tests import tagged
-
 from odoo.addons.bus.models.bus import channel_with_db, json_dump
 from odoo.addons.mail.tools.discuss import Store
+from odoo.tests import tagged
 
 from .common import CLICK_LINK, TrackingCase
 
@@ -127,6 +126,13 @@ class TestEngagement(TrackingCase):
         self.assertTrue(tracking["opens"] and tracking["clicks"])
         states = {recipient["name"]: recipient["state"] for recipient in tracking["recipients"]}
         self.assertEqual(states, {"Anna Customer": "opened", "Bruno Buyer": "sent"})
+        # a much-opened email sends its counts and only its latest opens
+        self.env["mail.tracked.event"].sudo().create([
+            {"recipient_id": self.anna_tracking.id, "event_type": "open"} for _index in range(14)])
+        [anna_status] = [line for line in self.message._mail_tracking_status()[self.message.id]
+                         if line["id"] == self.anna_tracking.id]
+        self.assertEqual(anna_status["open_count"], 15)
+        self.assertEqual(len(anna_status["opens"]), 10)
         # the chatter's popover refresh gives the same data
         refreshed = self.message.with_user(self.salesperson).mail_tracking_fetch_status()
         self.assertEqual(refreshed["mail.message"][0]["mailTracking"]["recipients"][0]["state"], "opened")

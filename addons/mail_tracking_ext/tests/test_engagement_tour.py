@@ -5,10 +5,9 @@ from unittest.mock import patch
 import requests
 from markupsafe import Markup
 
-from odoo.tests import TEST_CURSOR_COOKIE_NAME, tagged
-
 from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.websocket import WebsocketConnectionHandler
+from odoo.tests import TEST_CURSOR_COOKIE_NAME, tagged
 
 from .common import TrackingCase
 
@@ -30,16 +29,20 @@ class TestEngagementTour(TrackingCase):
 
     @contextmanager
     def recipient_opens_when_chatter_listens(self):
-        """Once the chatter of the lead listens to the bus, load Anna's pixel
-        from outside the author's browser (no session: her open, not the
+        """Once the chatter of the lead listens to the bus and the tour saw the
+        email unopened, load Anna's pixel from outside the author's browser (no session: her open, not the
         author's, A2), and deliver the bus notifications, which the test
         server does not do by itself."""
-        lead_channel = hashable(channel_with_db(self.env.cr.dbname, (self.lead, "mail_tracking_ext")))
+        listening = [
+            hashable(channel_with_db(self.env.cr.dbname, (self.lead, "mail_tracking_ext"))),
+            # the tour adds this channel once it has seen the email unopened
+            hashable(channel_with_db(self.env.cr.dbname, "mail_tracking_ext.test_engagement_tour")),
+        ]
         pixel_url = f"{self.base_url()}/email-tracking/open/{self.token}.gif"
         stop = threading.Event()
 
         def recipient():
-            while lead_channel not in dispatch._channels_to_ws:
+            while not all(channel in dispatch._channels_to_ws for channel in listening):
                 if stop.wait(0.2):
                     return
             # no session cookie: only the one that routes the request to this test's transaction

@@ -3,8 +3,9 @@ import { useService } from "@web/core/utils/hooks";
 
 import { formatTrackingDate, recipientLabel, stateLabel } from "./mail_tracking_utils";
 
-/** How many opens a recipient shows before "and N more". */
+/** How many opens and clicks a recipient shows before "and N earlier ones". */
 const OPENS_SHOWN = 5;
+const CLICKS_SHOWN = 10;
 
 /**
  * Each recipient of a tracked email with its status and the exact local
@@ -35,10 +36,14 @@ export class MailTrackingPopover extends Component {
     }
 
     hiddenOpenCount(recipient) {
-        return Math.max(recipient.opens.length - OPENS_SHOWN, 0);
+        return Math.max((recipient.open_count || 0) - this.shownOpens(recipient).length, 0);
     }
 
     shownClicks(recipient) {
-        return [...recipient.clicks].reverse();
+        return recipient.clicks.slice(-CLICKS_SHOWN).reverse();
+    }
+
+    hiddenClickCount(recipient) {
+        return Math.max((recipient.click_count || 0) - this.shownClicks(recipient).length, 0);
     }
 }

@@ -45,18 +45,21 @@ export function applyEngagement(tracking, payload) {
         recipient.state = previous.state;
     }
     recipient.first_open_date = previous.first_open_date || payload.recipient.first_open_date;
+    recipient.open_count = previous.open_count || previous.opens?.length || 0;
+    recipient.click_count = previous.click_count || previous.clicks?.length || 0;
     let changed = index < 0 || recipient.state !== previous.state;
     for (const event of payload.events) {
-        const list = event.type === "click" ? recipient.clicks : recipient.opens;
+        const isClick = event.type === "click";
+        const list = isClick ? recipient.clicks : recipient.opens;
         if (!list.some((known) => known.id === event.id)) {
             list.push({ id: event.id, date: event.date, url: event.url, inferred: event.inferred });
+            recipient[isClick ? "click_count" : "open_count"]++;
             changed = true;
         }
     }
     if (!changed) {
         return null;
     }
-    recipient.open_count = recipient.opens.length;
     recipient.last_open_date = recipient.opens.at(-1)?.date || false;
     if (index >= 0) {
         recipients[index] = recipient;

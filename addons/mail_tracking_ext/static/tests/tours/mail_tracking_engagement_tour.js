@@ -1,6 +1,7 @@
 import { registry } from "@web/core/registry";
 
 const EMAIL = ".o-mail-Message:contains(Our proposal)";
+const TOUR_READY_CHANNEL = "mail_tracking_ext.test_engagement_tour";
 
 /**
  * N4, N1, N2: the tracked email's icons fill live when the recipient opens
@@ -22,7 +23,12 @@ registry.category("web_tour.tours").add("mail_tracking_ext_engagement", {
             run: "hover",
         },
         {
+            content: "sent, not opened: the test may now open Anna's email",
             trigger: ".o-mail-TrackingPopover-recipient[data-state=sent]:contains(Anna Customer)",
+            run() {
+                // the Python test waits for this bus channel before loading Anna's pixel
+                odoo.__WOWL_DEBUG__.root.env.services.bus_service.addChannel(TOUR_READY_CHANNEL);
+            },
         },
         {
             content: "Anna opens the email: the icon fills without reloading",
