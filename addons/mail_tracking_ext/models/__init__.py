@@ -1,5 +1,4 @@
 from . import mail_tracking_exclusion
-from . import mail_tracked_link
 from . import mail_tracked_recipient
 from . import mail_tracked_event
 from . import mail_tracked_engagement

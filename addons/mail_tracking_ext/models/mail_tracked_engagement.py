@@ -55,11 +55,10 @@ class MailTrackedEngagement(models.Model):
                 SELECT e.id * 2, CASE e.event_type WHEN 'click' THEN 'clicked' ELSE 'opened' END,
                        e.event_date, r.id,
                        r.message_id, COALESCE(m.subject, m.record_name), r.partner_id, r.email,
-                       r.author_id, r.model, r.res_id, r.lead_id, l.url, e.is_inferred IS TRUE
+                       r.author_id, r.model, r.res_id, r.lead_id, e.url, e.is_inferred IS TRUE
                   FROM mail_tracked_event e
                   JOIN mail_tracked_recipient r ON r.id = e.recipient_id
                   JOIN mail_message m ON m.id = r.message_id
-             LEFT JOIN mail_tracked_link l ON l.id = e.link_id
                  WHERE e.is_sender IS NOT TRUE
             )
         """)

@@ -14,8 +14,7 @@ class MailTrackedEvent(models.Model):
     event_type = fields.Selection(
         [("open", "Open"), ("click", "Click")], "Type", required=True)
     event_date = fields.Datetime("Date", required=True, default=fields.Datetime.now)
-    link_id = fields.Many2one("mail.tracked.link", "Link", ondelete="cascade", index="btree_not_null")
-    url = fields.Char(related="link_id.url", string="URL")
+    url = fields.Char("URL", help="The original target of the clicked link.")
     ip = fields.Char("Network", help="The sender's network only: IPv4 /24, IPv6 /48.")
     user_agent = fields.Char("User Agent")
     is_inferred = fields.Boolean(

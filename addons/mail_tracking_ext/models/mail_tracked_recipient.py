@@ -217,7 +217,7 @@ class MailTrackedRecipient(models.Model):
         for values in shared:
             values["body"] = add_open_pixel(values["body"], pixel_url.replace(placeholder, shared_token))
         if links:
-            self.env["mail.tracked.link"]._ensure_links(message, links)
+            message._add_tracked_links(links)
         return email_list
 
     def _optout_link_html(self, partner, url):
@@ -310,7 +310,7 @@ class MailTrackedRecipient(models.Model):
             return None
         self.env.cr.execute("""
             WITH target AS (
-                SELECT r.id, r.state, l.id AS link_id, l.url,
+                SELECT r.id, r.state, m.tracked_links ->> %(ref)s AS url,
                        %(record)s AND m.track_clicks AND p.do_not_track IS NOT TRUE AS recordable,
                        r.first_open_date, r.message_id, r.partner_id, r.email, r.is_aggregate,
                        p.name AS partner_name, m.author_id, m.model, m.res_id,
@@ -320,18 +320,18 @@ class MailTrackedRecipient(models.Model):
                        (SELECT bool_or(u.mail_tracking_notify) FROM res_users u
                          WHERE u.partner_id = m.author_id AND u.active AND NOT u.share) AS author_notify,
                        (SELECT e.event_date FROM mail_tracked_event e
-                         WHERE e.recipient_id = r.id AND e.link_id = l.id AND e.event_type = 'click'
+                         WHERE e.recipient_id = r.id AND e.event_type = 'click'
+                           AND e.url = m.tracked_links ->> %(ref)s
                            AND e.is_sender IS NOT TRUE
                       ORDER BY e.event_date DESC LIMIT 1) AS previous_date
                   FROM mail_tracked_recipient r
                   JOIN mail_message m ON m.id = r.message_id
-                  JOIN mail_tracked_link l ON l.message_id = r.message_id AND l.ref = %(ref)s
              LEFT JOIN res_partner p ON p.id = r.partner_id
-                 WHERE r.token_digest = %(digest)s
+                 WHERE r.token_digest = %(digest)s AND m.tracked_links ? %(ref)s
             ), click AS (
                 INSERT INTO mail_tracked_event
-                       (recipient_id, link_id, event_type, event_date, ip, user_agent, is_inferred, is_sender)
-                SELECT id, link_id, 'click', %(now)s, %(ip)s, %(user_agent)s, false, is_sender
+                       (recipient_id, url, event_type, event_date, ip, user_agent, is_inferred, is_sender)
+                SELECT id, url, 'click', %(now)s, %(ip)s, %(user_agent)s, false, is_sender
                   FROM target WHERE recordable
              RETURNING id
             ), inferred_open AS (

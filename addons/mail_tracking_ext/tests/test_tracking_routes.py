@@ -63,7 +63,7 @@ class TestTrackingRoutes(TrackingCase):
         opens = self.anna_tracking.event_ids.filtered(lambda e: e.event_type == "open")
         self.assertEqual(len(opens), 1)
         self.assertTrue(opens.is_inferred, "T8: the click implies an open")
-        self.assertEqual(self.anna_tracking.event_ids.filtered("link_id").url, encoded_url)
+        self.assertEqual(self.anna_tracking.event_ids.filtered("url").url, encoded_url)
         # a later real open does not add another inferred one and keeps "clicked"
         self.url_open(f"/email-tracking/open/{self.anna_token}.gif")
         self.assertEqual(self.anna_tracking.state, "clicked")
@@ -97,7 +97,8 @@ class TestTrackingRoutes(TrackingCase):
         href = self.anna_links[0].split('"')[1]
         ref = href.rsplit("/", 1)[1]
         other = self.post_email(self.bruno, Markup('<a href="https://evil-not.example/">x</a>'))
-        other_ref = self.env["mail.tracked.link"].sudo().search([("message_id", "=", other.id)]).ref
+        self.outgoing(other)
+        [other_ref] = other.sudo().tracked_links
         hostile = [
             f"/email-tracking/click/{self.anna_token[:-2]}/{ref}",
             f"/email-tracking/click/{self.anna_token}/{ref[:-1]}",

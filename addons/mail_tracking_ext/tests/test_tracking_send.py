@@ -24,8 +24,7 @@ class TestTrackingSend(TrackingCase):
         recipients = message.tracked_recipient_ids
         self.assertEqual(recipients.partner_id, self.anna | self.bruno)
         self.assertEqual(set(recipients.mapped("state")), {"sent"})
-        self.assertEqual(message.sudo().env["mail.tracked.link"].search(
-            [("message_id", "=", message.id)]).url, "https://shop.example/offer?id=7")
+        self.assertEqual(list(message.sudo().tracked_links.values()), ["https://shop.example/offer?id=7"])
 
     def test_t3_composer_switches_override_defaults_only_for_that_email(self):
         composer = Form(self.env["mail.compose.message"].with_user(self.salesperson).with_context(
