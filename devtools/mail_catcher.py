@@ -113,7 +113,8 @@ class MailCatcher:
             self._httpd = ThreadingHTTPServer((self.http_host, self.http_port), _make_http_handler(self))
             self._httpd.daemon_threads = True
             self.http_port = self._httpd.server_address[1]
-            self._http_thread = threading.Thread(target=self._httpd.serve_forever, name="mail-catcher-http", daemon=True)
+            self._http_thread = threading.Thread(
+                target=self._httpd.serve_forever, name="mail-catcher-http", daemon=True)
             self._http_thread.start()
         return self
 
@@ -237,7 +238,8 @@ def _make_http_handler(catcher):
     return Handler
 
 
-_STYLE = "body{font-family:sans-serif;margin:1em}td,th{padding:4px 8px;text-align:left}tr:nth-child(even){background:#f4f4f4}"
+_STYLE = ("body{font-family:sans-serif;margin:1em}td,th{padding:4px 8px;text-align:left}"
+          "tr:nth-child(even){background:#f4f4f4}")
 
 
 def _index_page(mails):
@@ -268,7 +270,8 @@ def _detail_page(mail):
         f"<p><a href='/'>&larr; all messages</a> | <a href='/messages/{mail.id}.eml'>raw source</a></p>"
         f"<table><tr><th>From</th><td>{html.escape(info['from'])}</td></tr>"
         f"<tr><th>To</th><td>{html.escape(info['to'])}</td></tr>"
-        f"<tr><th>Envelope</th><td>{html.escape(mail.mail_from)} &rarr; {html.escape(', '.join(mail.rcpt_tos))}</td></tr>"
+        f"<tr><th>Envelope</th><td>{html.escape(mail.mail_from)} &rarr; "
+        f"{html.escape(', '.join(mail.rcpt_tos))}</td></tr>"
         f"<tr><th>Subject</th><td>{html.escape(info['subject'])}</td></tr>"
         f"<tr><th>Date</th><td>{html.escape(info['date'])}</td></tr></table>"
         # sandboxed so the email's HTML cannot run script in the viewer

@@ -88,7 +88,8 @@ def ensure_oca_mail_tracking(quiet=True):
         return OCA_ADDONS
     os.makedirs(OCA_ADDONS, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d", tmp, OCA_MAIL_TRACKING_REQ]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+               "-d", tmp, OCA_MAIL_TRACKING_REQ]
         if quiet:
             cmd.insert(4, "-q")
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -202,7 +203,8 @@ def drop_db(name):
     """Drop a database (closing its connections) and its filestore. Missing is fine."""
     from psycopg2 import sql  # noqa: PLC0415
 
-    query("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+    query("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
     query("postgres", sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
     shutil.rmtree(filestore_dir(name), ignore_errors=True)
 

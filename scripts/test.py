@@ -123,7 +123,8 @@ def run_pytest(pytest_args):
     """Run the end-to-end suite; return (passed, failed, skipped)."""
     with tempfile.NamedTemporaryFile(suffix=".xml", delete=False) as fh:
         junit = fh.name
-    cmd = [sys.executable, "-m", "pytest", "tests/", "-q", f"--junitxml={junit}", "-p", "no:cacheprovider"] + pytest_args
+    cmd = [sys.executable, "-m", "pytest", "tests/", "-q", f"--junitxml={junit}", "-p", "no:cacheprovider",
+           *pytest_args]
     print("[e2e] $ " + " ".join(cmd), flush=True)
     rc = subprocess.call(cmd, cwd=rt.REPO_ROOT)
     passed = failed = skipped = 0

@@ -64,8 +64,9 @@ def crm(odoo_server):
     """A salesperson, two contacts and an opportunity, once per module."""
     suffix = uuid.uuid4().hex[:6]
     sales = create_salesperson(odoo_server, f"sales{suffix}")
-    anna, bruno = (odoo_server.rpc("res.partner", "create", {"name": name, "email": f"{name.lower()}{suffix}@customer.example"})
-                   for name in ("Anna", "Bruno"))
+    anna, bruno = (
+        odoo_server.rpc("res.partner", "create", {"name": name, "email": f"{name.lower()}{suffix}@customer.example"})
+        for name in ("Anna", "Bruno"))
     uid = odoo_server.login(f"sales{suffix}", f"sales{suffix}-pw")
     lead = odoo_server.rpc("crm.lead", "create", {"name": "Big deal", "type": "opportunity", "user_id": uid})
     unfollow_admin(odoo_server, lead)
@@ -122,10 +123,12 @@ def test_t1_t2_t7_each_recipient_tracked_separately_over_real_smtp_and_http(odoo
     clicks = odoo_server.rpc("mail.tracked.event", "search_read",
                              [("recipient_id.message_id", "=", message_id), ("event_type", "=", "click")],
                              ["recipient_id", "url"])
-    assert [(c["recipient_id"][0], c["url"]) for c in clicks] == [
-        (next(r["id"] for r in tracking_of(odoo_server, message_id) if r["partner_id"] and r["partner_id"][0] == crm["anna"]), TRICKY_URL)]
+    anna_record = next(r for r in tracking_of(odoo_server, message_id)
+                       if r["partner_id"] and r["partner_id"][0] == crm["anna"])
+    assert [(c["recipient_id"][0], c["url"]) for c in clicks] == [(anna_record["id"], TRICKY_URL)]
     # R2: whatever the request says, the target comes from the server
-    response = requests.get(second_link + "?url=https://evil.example/&next=//evil.example", allow_redirects=False, timeout=10)
+    response = requests.get(second_link + "?url=https://evil.example/&next=//evil.example",
+                            allow_redirects=False, timeout=10)
     assert response.headers["Location"] == TRICKY_URL
     response = requests.get(second_link[:-2] + "00?url=https://evil.example/", allow_redirects=False, timeout=10)
     assert response.status_code == 404 and "Location" not in response.headers

@@ -32,6 +32,4 @@
             "mail_tracking_ext/static/tests/tours/**/*",
         ],
     },
-    "installable": True,
-    "application": False,
 }

@@ -60,6 +60,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, REPO_ROOT)
 
 import x2_bodies  # noqa: E402
+
 from devtools import odoo_runtime as rt  # noqa: E402
 
 SPEC_MAX_RATIO = 1.15
@@ -221,7 +222,7 @@ def create_mails(env, partners, tracked, body, server, author, tag):
         "mail_server_id": server.id,
         "auto_delete": False,
         "state": "outgoing",
-    } for message, partner in zip(messages, partners)])
+    } for message, partner in zip(messages, partners, strict=True)])
     env.flush_all()
     env.cr.commit()
     env.invalidate_all()
@@ -366,7 +367,7 @@ def summarize(runs):
         "ratio_mean": ratio["mean_ms_per_mail"],
         "ratio_cpu": ratio["cpu_ms_per_mail"],
         "pair_ratios": [t["ms_per_mail"] / u["ms_per_mail"]
-                        for u, t in zip(modes["untracked"], modes["tracked"])],
+                        for u, t in zip(modes["untracked"], modes["tracked"], strict=True)],
         "spec_met": ratio["best_ms_per_mail"] <= SPEC_MAX_RATIO,
     }
 

@@ -15,7 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def test_x2(capsys):
     cmd = [sys.executable, os.path.join(HERE, "run_x2.py"), *shlex.split(os.environ.get("MTX_X2_ARGS", ""))]
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=900)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     with capsys.disabled():
         print("\n" + proc.stdout)
     assert proc.returncode == 0, f"run_x2.py exit code {proc.returncode}:\n{proc.stderr[-5000:]}"

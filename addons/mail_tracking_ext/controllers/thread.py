@@ -1,7 +1,6 @@
 from odoo import http
-from odoo.http import request
-
 from odoo.addons.mail.controllers.thread import ThreadController
+from odoo.http import request
 
 
 class LoggedEmailThreadController(ThreadController):

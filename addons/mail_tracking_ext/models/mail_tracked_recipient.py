@@ -180,7 +180,7 @@ class MailTrackedRecipient(models.Model):
             "partner_id": values["partner_id"].id if values["partner_id"] else False,
             "email": ", ".join(values["email_to_normalized"]),
             "token_digest": token_digest(token),
-        } for values, token in zip(personal, tokens)]
+        } for values, token in zip(personal, tokens, strict=True)]
         shared_token = new_token()
         if shared:
             create_values.append({
@@ -198,7 +198,7 @@ class MailTrackedRecipient(models.Model):
         placeholder = f"mtxtoken{secrets.token_hex(8)}"
         pixel_url = f"{base_url}/email-tracking/open/{placeholder}.gif"
         rewritten, links = {}, {}
-        for values, token in zip(personal, tokens):
+        for values, token in zip(personal, tokens, strict=True):
             body = values["body"]
             if body not in rewritten:
                 new_body = body
@@ -468,7 +468,8 @@ class MailTrackedRecipient(models.Model):
             DELETE FROM mail_tracked_event WHERE event_date < now() at time zone 'utc' - make_interval(days => %(days)s)
         """, {"days": days})
         self.env.cr.execute("""
-            DELETE FROM mail_tracked_recipient WHERE sent_date < now() at time zone 'utc' - make_interval(days => %(days)s)
+            DELETE FROM mail_tracked_recipient
+             WHERE sent_date < now() at time zone 'utc' - make_interval(days => %(days)s)
         """, {"days": days})
 
     # ------------------------------------------------------------

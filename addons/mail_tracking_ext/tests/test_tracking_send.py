@@ -1,5 +1,6 @@
 from markupsafe import Markup
 
+from odoo.exceptions import ValidationError
 from odoo.tests import Form, tagged
 
 from .common import CLICK_LINK, TrackingCase
@@ -122,7 +123,7 @@ class TestTrackingSend(TrackingCase):
         self.assertEqual(message.tracked_recipient_ids.partner_id, self.anna)
 
     def test_t10_invalid_never_track_entry_is_refused(self):
-        with self.assertRaises(Exception):
+        with self.assertRaises(ValidationError):
             self.env["mail.tracking.exclusion"].create({"pattern": "not a domain"})
         rule = self.env["mail.tracking.exclusion"].create({"pattern": " @Example.COM "})
         self.assertEqual(rule.pattern, "example.com")

@@ -8,7 +8,8 @@ import hashlib
 import re
 from urllib.parse import urlsplit
 
-from lxml import etree, html as lxml_html
+from lxml import etree
+from lxml import html as lxml_html
 
 # Paths of Odoo's own pages (actions, unfollow, unsubscribe, tracking) that
 # must keep working exactly as Odoo generated them.
