@@ -541,8 +541,9 @@ def aggregate(runs):
             "statuses": dict(sum((Counter(r["statuses"]) for r in key_runs), Counter())),
             "rounds_rps": [r["rps"] for r in key_runs],
             "rounds_p99": [r["p99_ms"] for r in key_runs],
+            # first opens / requests written (wrk's last in-flight requests are served too)
             "first_share": (sum(r.get("first_opens", 0) for r in key_runs)
-                            / max(1, sum(r["responses"] for r in key_runs))) if key in FIRST_KEYS else None,
+                            / max(1, sum(r["sent"] for r in key_runs))) if key in FIRST_KEYS else None,
         }
     return agg
 

@@ -12,7 +12,7 @@ class MailTrackedEvent(models.Model):
     recipient_id = fields.Many2one(
         "mail.tracked.recipient", "Recipient", required=True, ondelete="cascade", index=True)
     event_type = fields.Selection(
-        [("open", "Open"), ("click", "Click")], "Type", required=True)
+        [("open", "Opened"), ("click", "Clicked")], "Type", required=True)
     event_date = fields.Datetime("Date", required=True, default=fields.Datetime.now)
     url = fields.Char("URL", help="The original target of the clicked link.")
     ip = fields.Char("Network", help="The sender's network only: IPv4 /24, IPv6 /48.")

@@ -6,3 +6,4 @@ from . import test_privacy
 from . import test_email_logging
 from . import test_engagement
 from . import test_engagement_tour
+from . import test_i18n
