@@ -1,3 +1,4 @@
+from . import mail_tracked_visibility_mixin
 from . import mail_tracking_exclusion
 from . import mail_tracked_recipient
 from . import mail_tracked_event

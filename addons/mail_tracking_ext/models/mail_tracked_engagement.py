@@ -1,6 +1,4 @@
-from odoo import api, fields, models, tools
-from odoo.exceptions import AccessError
-from odoo.osv import expression
+from odoo import fields, models, tools
 
 
 class MailTrackedEngagement(models.Model):
@@ -12,6 +10,7 @@ class MailTrackedEngagement(models.Model):
     their tracked email (P4).
     """
     _name = "mail.tracked.engagement"
+    _inherit = ["mail.tracked.visibility.mixin"]
     _description = "Email Engagement"
     _auto = False
     _order = "date desc, id desc"
@@ -62,25 +61,6 @@ class MailTrackedEngagement(models.Model):
                  WHERE e.is_sender IS NOT TRUE
             )
         """)
-
-    @api.model
-    def _search(self, domain, offset=0, limit=None, order=None, **kwargs):
-        """Lines are as visible as their tracked email (P4)."""
-        if not self.env.su:
-            domain = expression.AND([domain or [], [
-                ("recipient_id", "in", self.env["mail.tracked.recipient"]._search([]))]])
-        return super()._search(domain, offset, limit, order, **kwargs)
-
-    def _check_access(self, operation):
-        result = super()._check_access(operation)
-        if result or self.env.su or not self._ids:
-            return result
-        forbidden = self - self.browse(self._search([("id", "in", self.ids)]))
-        if forbidden:
-            return forbidden, lambda: AccessError(self.env._(
-                "Tracking details are visible to the email's author and to the users who can "
-                "read the record it was sent from."))
-        return None
 
     def action_open_document(self):
         """Open the record the email was sent from, else the tracked email."""

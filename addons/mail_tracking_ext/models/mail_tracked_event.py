@@ -1,10 +1,10 @@
-from odoo import api, fields, models
-from odoo.osv import expression
+from odoo import fields, models
 
 
 class MailTrackedEvent(models.Model):
     """An open or a click, appended by the public routes and never edited."""
     _name = "mail.tracked.event"
+    _inherit = ["mail.tracked.visibility.mixin"]
     _description = "Tracked Email Event"
     _order = "event_date desc, id desc"
     _log_access = False
@@ -34,11 +34,3 @@ class MailTrackedEvent(models.Model):
             CREATE INDEX IF NOT EXISTS mail_tracked_event_recipient_date_index
                 ON mail_tracked_event (recipient_id, event_date)
         """)
-
-    @api.model
-    def _search(self, domain, offset=0, limit=None, order=None, **kwargs):
-        """Events are as visible as their tracked email (P4)."""
-        if not self.env.su:
-            domain = expression.AND([domain or [], [
-                ("recipient_id", "in", self.env["mail.tracked.recipient"]._search([]))]])
-        return super()._search(domain, offset, limit, order, **kwargs)

@@ -5,7 +5,6 @@ from datetime import timedelta
 from markupsafe import Markup
 
 from odoo import api, fields, models, tools
-from odoo.exceptions import AccessError
 from odoo.osv import expression
 
 from ..tools import add_open_pixel, append_to_body, new_token, rewrite_links, token_digest, truncate_ip
@@ -29,6 +28,7 @@ class MailTrackedRecipient(models.Model):
     by the public routes with one SQL statement each.
     """
     _name = "mail.tracked.recipient"
+    _inherit = ["mail.tracked.visibility.mixin"]
     _description = "Tracked Email Recipient"
     _order = "sent_date desc, id desc"
     _rec_name = "email"
@@ -440,23 +440,6 @@ class MailTrackedRecipient(models.Model):
                 domain = expression.OR([domain, [
                     ("model", "=", model), ("res_id", "in", self.env[model]._search([]))]])
         return domain
-
-    @api.model
-    def _search(self, domain, offset=0, limit=None, order=None, **kwargs):
-        if not self.env.su:
-            domain = expression.AND([domain or [], self._visibility_domain()])
-        return super()._search(domain, offset, limit, order, **kwargs)
-
-    def _check_access(self, operation):
-        result = super()._check_access(operation)
-        if result or self.env.su or not self._ids:
-            return result
-        forbidden = self - self.browse(self._search([("id", "in", self.ids)]))
-        if forbidden:
-            return forbidden, lambda: AccessError(self.env._(
-                "Tracking details are visible to the email's author and to the users who can "
-                "read the record it was sent from."))
-        return None
 
     @api.autovacuum
     def _gc_expired_tracking(self):

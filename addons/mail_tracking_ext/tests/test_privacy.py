@@ -131,7 +131,7 @@ class TestPrivacy(TrackingCase):
     def test_p4_visibility(self):
         """P4: author and readers of the record see details; others, portal and public see nothing."""
         message = self.post_email(self.anna, BODY)
-        self.outgoing(message)
+        body = self.outgoing(message)["anna@customer.example"]["body"]
         recipient = message.tracked_recipient_ids
         manager = new_test_user(self.env, login="mtx_manager", groups="sales_team.group_sale_manager")
         portal = new_test_user(self.env, login="mtx_portal", groups="base.group_portal")
@@ -145,6 +145,12 @@ class TestPrivacy(TrackingCase):
         with self.assertRaises(AccessError):
             recipient.with_user(portal).read(["state"])
         self.assertFalse(self.env["mail.tracked.event"].with_user(self.colleague).search_count([]))
+        self.url_open(f"/email-tracking/open/{self.token_of(body)}.gif")
+        event = recipient.event_ids
+        self.assertTrue(event)
+        with self.assertRaises(AccessError):
+            event.with_user(self.colleague).read(["event_date"])
+        self.assertEqual(event.with_user(self.salesperson).read(["event_type"])[0]["event_type"], "open")
         self.assertFalse(message.with_user(self.colleague).sudo(False)._mail_tracking_status()[message.id])
         # the colleague gets the opportunity: now they may see it
         self.lead.user_id = self.colleague

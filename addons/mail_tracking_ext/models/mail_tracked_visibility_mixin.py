@@ -1,0 +1,35 @@
+from odoo import api, models
+from odoo.exceptions import AccessError
+from odoo.osv import expression
+
+
+class MailTrackedVisibilityMixin(models.AbstractModel):
+    """Tracking data is visible to the email's author and to the users who can
+    read the record the email was sent from (P4). Every model holding it
+    inherits this, so searches, reads and reports apply one rule, in SQL,
+    before any limit."""
+    _name = "mail.tracked.visibility.mixin"
+    _description = "Tracking Data Visibility"
+
+    @api.model
+    def _visibility_domain(self):
+        """Records whose tracked email the user may see; models linked to a
+        tracked email through ``recipient_id`` need nothing more."""
+        return [("recipient_id", "in", self.env["mail.tracked.recipient"]._search([]))]
+
+    @api.model
+    def _search(self, domain, offset=0, limit=None, order=None, **kwargs):
+        if not self.env.su:
+            domain = expression.AND([domain or [], self._visibility_domain()])
+        return super()._search(domain, offset, limit, order, **kwargs)
+
+    def _check_access(self, operation):
+        result = super()._check_access(operation)
+        if result or self.env.su or not self._ids:
+            return result
+        forbidden = self - self.browse(self._search([("id", "in", self.ids)]))
+        if forbidden:
+            return forbidden, lambda: AccessError(self.env._(
+                "Tracking details are visible to the email's author and to the users who can "
+                "read the record it was sent from."))
+        return None
