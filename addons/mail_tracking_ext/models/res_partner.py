@@ -10,7 +10,8 @@ TRACKING_LEGAL_BASES = ("prospect_interest", "customer_interest", "contract", "c
 
 
 class ResPartner(models.Model):
-    _inherit = "res.partner"
+    _name = "res.partner"
+    _inherit = ["res.partner", "mail.tracked.stats.mixin"]
 
     # Privacy (P1-P3)
     legal_basis = fields.Selection([
@@ -86,36 +87,7 @@ class ResPartner(models.Model):
             ], order="create_date desc, id desc", limit=LOGGED_OPPORTUNITIES_LIMIT))
         return records
 
-    # Engagement statistics (N5): a company shows the emails of all its contacts
-    mail_tracked_count = fields.Integer("Tracked Email Count", compute="_compute_mail_tracking_stats")
-    mail_tracked_open_rate = fields.Integer("Email Open Rate (%)", compute="_compute_mail_tracking_stats")
-    mail_tracked_click_rate = fields.Integer("Email Click Rate (%)", compute="_compute_mail_tracking_stats")
-    mail_tracked_last_open = fields.Datetime("Email Last Opened On", compute="_compute_mail_tracking_stats")
-
     def _mail_tracking_stats_field(self):
-        """The tracked emails' field that groups this contact's emails: the
-        company and its contacts, or the contact alone."""
+        """Statistics (N5): a company shows the emails of all its contacts."""
         self.ensure_one()
         return "commercial_partner_id" if self.commercial_partner_id == self else "partner_id"
-
-    def _compute_mail_tracking_stats(self):
-        Recipient = self.env["mail.tracked.recipient"]
-        partners = self.filtered("id")
-        stats = {}
-        for field_name in ("commercial_partner_id", "partner_id"):
-            group = partners.filtered(lambda partner, name=field_name: partner._mail_tracking_stats_field() == name)
-            if group:
-                stats.update(Recipient._engagement_stats(field_name, group.ids))
-        for partner in self:
-            partner_stats = stats.get(partner.id, {})
-            partner.mail_tracked_count = partner_stats.get("count", 0)
-            partner.mail_tracked_open_rate = partner_stats.get("open_rate", 0)
-            partner.mail_tracked_click_rate = partner_stats.get("click_rate", 0)
-            partner.mail_tracked_last_open = partner_stats.get("last_open", False)
-
-    def action_view_mail_tracked_emails(self):
-        """The tracked emails behind these statistics, filtered by the button's
-        ``mail_tracking_filter`` context key (opened, clicked)."""
-        self.ensure_one()
-        return self.env["mail.tracked.recipient"]._action_for_stats(
-            [(self._mail_tracking_stats_field(), "=", self.id)], self.display_name)
