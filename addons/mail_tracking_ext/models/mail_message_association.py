@@ -25,6 +25,18 @@ class MailMessageAssociation(models.Model):
          "This email is already on that record's timeline."),
     ]
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        associations = super().create(vals_list)
+        if set(associations.mapped("model")) - set(self._associated_models()):
+            self.env.registry.clear_cache()  # tracking visibility depends on them (P4)
+        return associations
+
+    @tools.ormcache()
+    def _associated_models(self):
+        self.env.cr.execute("SELECT DISTINCT model FROM mail_message_association")
+        return tuple(model for (model,) in self.env.cr.fetchall())
+
     def init(self):
         # a timeline looks its logged emails up by record (L2, X3)
         tools.create_index(self._cr, "mail_message_association_record_index", self._table, ["res_id", "model"])

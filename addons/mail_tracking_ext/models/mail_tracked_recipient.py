@@ -433,13 +433,34 @@ class MailTrackedRecipient(models.Model):
     @api.model
     def _visibility_domain(self):
         """Tracking details are for the email's author and for the users who
-        can read the record the email belongs to (P4)."""
-        domain = [("author_id", "=", self.env.user.partner_id.id)]
-        for model in self._tracked_models():
-            if model in self.env and self.env[model].has_access("read"):
-                domain = expression.OR([domain, [
-                    ("model", "=", model), ("res_id", "in", self.env[model]._search([]))]])
-        return domain
+        can read every record the email is linked to: the record it was sent
+        from and the records it is logged on (P4). The company may widen this
+        to the users who can read any of them."""
+        def readable(model):
+            return model in self.env and self.env[model].has_access("read")
+
+        sent_from_readable = expression.OR([
+            [("model", "=", model), ("res_id", "in", self.env[model]._search([]))]
+            for model in self._tracked_models() if readable(model)
+        ] or [expression.FALSE_DOMAIN])
+        Association = self.env["mail.message.association"].sudo()
+        associated_models = Association._associated_models()
+        if self.env.company.mail_tracking_visibility == "any":
+            logged_on_readable = Association._search(expression.OR([
+                [("model", "=", model), ("res_id", "in", self.env[model]._search([]))]
+                for model in associated_models if readable(model)
+            ] or [expression.FALSE_DOMAIN])).subselect("message_id")
+            linked = expression.OR([sent_from_readable, [("message_id", "in", logged_on_readable)]])
+        elif associated_models:
+            logged_on_unreadable = Association._search(expression.OR([
+                [("model", "=", model), ("res_id", "not in", self.env[model]._search([]))] if readable(model)
+                else [("model", "=", model)]
+                for model in associated_models
+            ])).subselect("message_id")
+            linked = expression.AND([sent_from_readable, [("message_id", "not in", logged_on_unreadable)]])
+        else:
+            linked = sent_from_readable
+        return expression.OR([[("author_id", "=", self.env.user.partner_id.id)], linked])
 
     @api.autovacuum
     def _gc_expired_tracking(self):

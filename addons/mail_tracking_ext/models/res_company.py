@@ -21,6 +21,11 @@ class ResCompany(models.Model):
         "Anonymous Open Measurement",
         help="With data privacy on, the other recipients get a pixel shared by all of them: "
              "the email's open count, never who opened it.")
+    mail_tracking_visibility = fields.Selection([
+        ("every", "Users who can read every record the email is linked to"),
+        ("any", "Users who can read any record the email is linked to"),
+    ], "Tracking Visible To", default="every", required=True,
+        help="Besides the email's author, who sees the opens and clicks of a tracked email.")
     mail_tracking_optout_link = fields.Boolean(
         "Opt-Out Link",
         help="Add a link to tracked emails that lets the recipient stop all tracking at once.")

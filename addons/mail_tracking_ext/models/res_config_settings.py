@@ -17,6 +17,8 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.mail_tracking_anonymous_opens", readonly=False)
     mail_tracking_optout_link = fields.Boolean(
         related="company_id.mail_tracking_optout_link", readonly=False)
+    mail_tracking_visibility = fields.Selection(
+        related="company_id.mail_tracking_visibility", readonly=False)
     mail_tracking_retention_days = fields.Integer(
         "Tracking Retention (days)", config_parameter="mail_tracking_ext.retention_days", default=365,
         help="Opens and clicks older than this are deleted every day.")

@@ -152,6 +152,15 @@ class TestPrivacy(TrackingCase):
             event.with_user(self.colleague).read(["event_date"])
         self.assertEqual(event.with_user(self.salesperson).read(["event_type"])[0]["event_type"], "open")
         self.assertFalse(message.with_user(self.colleague).sudo(False)._mail_tracking_status()[message.id])
+        # logged on Anna too (L2), the email is visible to those who can read every linked record,
+        # or any of them if the company says so
+        self.assertIn(("res.partner", self.anna.id), [(a.model, a.res_id) for a in message.association_ids])
+        self.assertFalse(Recipient.with_user(self.colleague).search([("id", "=", recipient.id)]))
+        self.assertEqual(Recipient.with_user(self.salesperson).search([("id", "=", recipient.id)]), recipient)
+        self.env.company.mail_tracking_visibility = "any"
+        self.assertEqual(Recipient.with_user(self.colleague).search([("id", "=", recipient.id)]), recipient,
+                         "the colleague can read Anna, one of the linked records")
+        self.env.company.mail_tracking_visibility = "every"
         # the colleague gets the opportunity: now they may see it
         self.lead.user_id = self.colleague
         self.assertEqual(Recipient.with_user(self.colleague).search([("id", "=", recipient.id)]), recipient)
