@@ -13,6 +13,14 @@ PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAA
 NO_STORE = [("Cache-Control", "no-store, max-age=0"), ("Pragma", "no-cache")]
 
 
+def _spreadsheet_safe(value):
+    """Keep text from outside (user agents, URLs, subjects) from running as a
+    spreadsheet formula when the export is opened."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 class MailTrackingController(http.Controller):
     """Public tracking routes: thin adapters over one model method each."""
 
@@ -64,7 +72,8 @@ class MailTrackingController(http.Controller):
         if not partner or not partner.has_access("read"):
             raise NotFound()
         output = io.StringIO()
-        csv.writer(output).writerows(partner._mail_tracking_export_rows())
+        csv.writer(output).writerows(
+            [[_spreadsheet_safe(cell) for cell in row] for row in partner._mail_tracking_export_rows()])
         return request.make_response(output.getvalue().encode(), [
             ("Content-Type", "text/csv; charset=utf-8"),
             ("Content-Disposition", http.content_disposition(f"email-tracking-{partner.id}.csv")),

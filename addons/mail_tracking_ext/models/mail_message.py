@@ -16,7 +16,7 @@ class MailMessage(models.Model):
     track_clicks = fields.Boolean(
         "Track Clicks", readonly=True, help="Link clicks were tracked when this email was sent.")
     tracked_links = fields.Json(
-        "Tracked Links", readonly=True, copy=False, prefetch=False,
+        "Tracked Links", readonly=True, copy=False, prefetch=False, groups="base.group_system",
         help="Original targets of the rewritten links, by reference: the click route "
              "redirects only to these (T2, R2).")
     tracked_recipient_ids = fields.One2many(

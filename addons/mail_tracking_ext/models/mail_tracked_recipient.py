@@ -156,7 +156,7 @@ class MailTrackedRecipient(models.Model):
         author_user = message.author_id.user_ids.filtered(lambda user: not user.share)[:1]
         if not author_user or tools.is_html_empty(message.body):
             return email_list
-        company = author_user.company_id
+        company = message.record_company_id or author_user.company_id
         excluded = self.env["mail.tracking.exclusion"]._excluded_emails(
             {email for values in email_list for email in values["email_to_normalized"]}, author_user)
         personal, shared = [], []

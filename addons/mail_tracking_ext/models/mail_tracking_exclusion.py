@@ -16,6 +16,9 @@ class MailTrackingExclusion(models.Model):
     _description = "Never-Track Rule"
     _order = "pattern"
     _rec_name = "pattern"
+    # users edit their own list through their preferences: their commands must
+    # run with their rights, not as superuser (SELF_WRITEABLE_FIELDS)
+    _allow_sudo_commands = False
 
     pattern = fields.Char(
         "Address or Domain", required=True,

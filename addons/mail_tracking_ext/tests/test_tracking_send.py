@@ -1,6 +1,6 @@
 from markupsafe import Markup
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import Form, tagged
 
 from .common import CLICK_LINK, TrackingCase
@@ -121,6 +121,16 @@ class TestTrackingSend(TrackingCase):
         message = self.post_email(self.anna, BODY, user=self.colleague, record=colleague_lead)
         self.outgoing(message)
         self.assertEqual(message.tracked_recipient_ids.partner_id, self.anna)
+
+    def test_t10_users_keep_their_own_list_only(self):
+        company_rule = self.env["mail.tracking.exclusion"].create({"pattern": "rival.example"})
+        me = self.salesperson.with_user(self.salesperson)
+        me.write({"mail_tracking_exclusion_ids": [(0, 0, {"pattern": "friend.example"})]})
+        self.assertEqual(self.salesperson.mail_tracking_exclusion_ids.mapped("pattern"), ["friend.example"])
+        for command in ((1, company_rule.id, {"pattern": "other.example"}), (2, company_rule.id, 0)):
+            with self.assertRaises(AccessError):
+                me.write({"mail_tracking_exclusion_ids": [command]})
+        self.assertEqual(company_rule.pattern, "rival.example")
 
     def test_t10_invalid_never_track_entry_is_refused(self):
         with self.assertRaises(ValidationError):

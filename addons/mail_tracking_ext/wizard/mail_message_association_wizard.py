@@ -50,5 +50,6 @@ class MailMessageAssociationWizard(models.TransientModel):
                    for record in self._visible(associations, model)}
         associations.filtered(
             lambda a: (a.model, a.res_id) in visible and (a.model, a.res_id) not in chosen).unlink()
-        Association._associate(message, [self.partner_ids, self.lead_ids])
+        Association._associate(message, [self.partner_ids._filtered_access("read"),
+                                         self.lead_ids._filtered_access("read")])
         return {"type": "ir.actions.act_window_close"}
