@@ -118,10 +118,11 @@ class MailLoggingRequest(models.Model):
                     message_ref=values["message_id"], email_date=values["date"])
         else:
             user = user or self.env.user
-            if not any(Users._find_by_sender_email(email)
+            # one logs one's own correspondence only: no email "from" a colleague
+            if not any(Users._find_by_sender_email(email) == user
                        for email in self._emails(values["email_from"], values["to"], values["cc"])):
                 return self._refuse(dict(request_values, user_id=user.id), _(
-                    "Neither the sender nor a recipient of this email is a user."))
+                    "The importing user is neither the sender nor a recipient of this email."))
         request_values["user_id"] = user.id
 
         existing = self.env["mail.message"].sudo().search([("message_id", "=", values["message_id"])], limit=1)

@@ -386,6 +386,19 @@ class TestEmailLogging(TrackingCase):
         self.assertEqual((wizard.logged_count, wizard.duplicate_count, wizard.refused_count), (0, 3, 1),
                          "L7: never the same Message-ID twice")
 
+    def test_l7_one_imports_only_ones_own_correspondence(self):
+        """L7: an email between a colleague and a customer cannot be imported by
+        someone else, so nobody can put words in a colleague's mouth."""
+        theirs = build_email(self.colleague.email, "carla@acme.example", subject="Carl's offer")
+        wizard = self.env["mail.logging.import"].with_user(self.salesperson).create({
+            "attachment_ids": [fields.Command.create({
+                "name": "theirs.eml", "datas": base64.b64encode(theirs.as_bytes()),
+                "res_model": "mail.logging.import"})],
+        })
+        wizard.action_import()
+        self.assertEqual((wizard.logged_count, wizard.refused_count), (0, 1))
+        self.assertFalse(self.env["mail.message"].search([("message_id", "=", theirs["Message-ID"])]))
+
     # ------------------------------------------------------------
     # L9 replies
     # ------------------------------------------------------------
