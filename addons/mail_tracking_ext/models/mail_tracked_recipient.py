@@ -400,8 +400,10 @@ class MailTrackedRecipient(models.Model):
         }
         bus = self.env["bus.bus"].sudo()
         if row["model"] and row["res_id"] and row["model"] in self.env:
+            # whoever has the record open may not see this email's tracking (P4): they only
+            # learn that it changed, and fetch what they may see
             bus._sendone((self.env[row["model"]].browse(row["res_id"]), MAIL_TRACKING_BUS_SUBCHANNEL),
-                         "mail_tracking_ext/engagement", payload)
+                         "mail_tracking_ext/engagement", {"message_id": row["message_id"], "refresh": True})
         if row["author_id"]:
             bus._sendone(self.env["res.partner"].browse(row["author_id"]), "mail_tracking_ext/engagement", {
                 **payload,

@@ -86,8 +86,8 @@ class TestEngagement(TrackingCase):
         self.assertEqual((payload["model"], payload["res_id"]), ("crm.lead", self.lead.id))
         self.assertTrue(payload["subject"])
         [chatter_payload] = self.engagement_notifications((self.lead, "mail_tracking_ext"))
-        self.assertFalse(chatter_payload["notify"])
-        self.assertEqual(chatter_payload["events"], payload["events"])
+        self.assertEqual(chatter_payload, {"message_id": self.message.id, "refresh": True},
+                         "P4: the record's viewers learn that it changed, not who did what")
 
     def test_n1_reloads_within_the_window_notify_once(self):
         """N1: reloading the pixel within 10 minutes notifies nobody again."""

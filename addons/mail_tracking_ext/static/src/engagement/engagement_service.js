@@ -17,6 +17,7 @@ export class MailTrackingEngagement {
         this.notification = services.notification;
         this.action = services.action;
         this.multiTab = services.multi_tab;
+        this.orm = services.orm;
         services.bus_service.subscribe("mail_tracking_ext/engagement", (payload) =>
             this.onEngagement(payload)
         );
@@ -24,6 +25,14 @@ export class MailTrackingEngagement {
 
     onEngagement(payload) {
         const message = this.store.Message.get(payload.message_id);
+        if (payload.refresh) {
+            // the record's chatter is only told that something happened: it asks the
+            // server, which shows each viewer what they may see (P4)
+            if (message) {
+                this.refresh(message);
+            }
+            return;
+        }
         if (message?.mailTracking) {
             const tracking = applyEngagement(message.mailTracking, payload);
             if (tracking) {
@@ -36,6 +45,13 @@ export class MailTrackingEngagement {
                 this.notify(payload);
             }
         }
+    }
+
+    async refresh(message) {
+        const data = await this.orm.silent.call("mail.message", "mail_tracking_fetch_status", [
+            [message.id],
+        ]);
+        this.store.insert(data);
     }
 
     notify(payload) {
@@ -103,7 +119,7 @@ export class MailTrackingEngagement {
 }
 
 export const mailTrackingEngagementService = {
-    dependencies: ["action", "bus_service", "mail.store", "multi_tab", "notification"],
+    dependencies: ["action", "bus_service", "mail.store", "multi_tab", "notification", "orm"],
     start(env, services) {
         return new MailTrackingEngagement(env, services);
     },
