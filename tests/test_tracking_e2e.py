@@ -231,3 +231,40 @@ def test_t11_switches_off_delivers_what_odoo_alone_delivers(new_db):
     for (before_type, before_content), (after_type, after_content) in zip(before[2], after[2], strict=True):
         assert after_type == before_type
         assert after_content == before_content
+
+
+def test_p3_data_subject_lookup_finds_and_erases_tracking(new_db):
+    """P3: where Odoo's privacy_lookup is installed, looking a contact up lists
+    their tracked emails, and deleting them from there removes their events."""
+    db = new_db("p3")
+    rc, log = rt.install(db, ["privacy_lookup", rt.MODULE], demo=False)
+    rt.assert_clean_run(rc, log, f"installing privacy_lookup and {rt.MODULE} on {db}")
+    with MailCatcher(smtp_port=0, http_port=0) as catcher:
+        server = rt.OdooServer(db, smtp_port=catcher.smtp_port, extra_args=["--max-cron-threads", "0"])
+        rt.query(db, "UPDATE ir_mail_server SET active = false")
+        server.start()
+        try:
+            rt.query(db, "UPDATE ir_config_parameter SET value = %s WHERE key = 'web.base.url'", (server.url,))
+            sales = create_salesperson(server, "p3sales")
+            anna = server.rpc("res.partner", "create", {"name": "Anna Privacy", "email": "anna@p3.example"})
+            lead = server.rpc("crm.lead", "create", {"name": "P3", "type": "opportunity",
+                                                      "user_id": server.login("p3sales", "p3sales-pw")})
+            unfollow_admin(server, lead)
+            catcher.clear()
+            message_id = sales.post(lead, [anna])
+            pixel_url = PIXEL.search(html_part(catcher.wait_for(1)[0])).group(1)
+            requests.get(pixel_url, timeout=10)
+            [tracked] = tracking_of(server, message_id)
+            assert tracked["open_count"] == 1
+
+            wizard = server.rpc("privacy.lookup.wizard", "create", {"name": "Anna Privacy", "email": "anna@p3.example"})
+            server.rpc("privacy.lookup.wizard", "action_lookup", [wizard])
+            lines = server.rpc("privacy.lookup.wizard.line", "search_read",
+                               [("wizard_id", "=", wizard), ("res_model", "=", "mail.tracked.recipient")],
+                               ["res_id"])
+            assert [line["res_id"] for line in lines] == [tracked["id"]]
+            server.rpc("privacy.lookup.wizard.line", "action_unlink", [lines[0]["id"]])
+            assert tracking_of(server, message_id) == []
+            assert server.rpc("mail.tracked.event", "search_count", [("recipient_id", "=", tracked["id"])]) == 0
+        finally:
+            server.stop()
