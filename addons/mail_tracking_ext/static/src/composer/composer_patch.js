@@ -4,9 +4,9 @@ import { session } from "@web/session";
 import { patch } from "@web/core/utils/patch";
 
 /**
- * Per-message "Track opens" / "Track clicks" switches in the chatter's
- * composer (SPEC T3). They start from the user's defaults for every new
- * message and never change those defaults.
+ * Per-message "Track opens", "Track clicks" (SPEC T3) and "Log" (L1) switches
+ * in the chatter's composer. They start from the user's defaults for every
+ * new message and never change those defaults.
  */
 patch(Composer.prototype, {
     setup() {
@@ -15,16 +15,23 @@ patch(Composer.prototype, {
         this.mailTracking = useState({
             trackOpens: Boolean(this.mailTrackingDefaults.track_opens),
             trackClicks: Boolean(this.mailTrackingDefaults.track_clicks),
+            logEmail: Boolean(this.mailTrackingDefaults.log_email),
         });
     },
-    get showMailTrackingSwitches() {
+    /** Emails written to contacts from a record's chatter, not notes nor edits. */
+    get isEmailToContacts() {
         return (
-            this.mailTrackingDefaults.allowed &&
             this.props.type === "message" &&
             !this.props.composer.message &&
             this.thread &&
             this.thread.model !== "discuss.channel"
         );
+    },
+    get showMailTrackingSwitches() {
+        return this.mailTrackingDefaults.allowed && this.isEmailToContacts;
+    },
+    get showMailLoggingSwitch() {
+        return session.mail_tracking !== undefined && this.isEmailToContacts;
     },
     toggleMailTracking(key) {
         this.mailTracking[key] = !this.mailTracking[key];
@@ -34,6 +41,9 @@ patch(Composer.prototype, {
         if (this.showMailTrackingSwitches) {
             postData.trackOpens = this.mailTracking.trackOpens;
             postData.trackClicks = this.mailTracking.trackClicks;
+        }
+        if (this.showMailLoggingSwitch) {
+            postData.logEmail = this.mailTracking.logEmail;
         }
         return postData;
     },

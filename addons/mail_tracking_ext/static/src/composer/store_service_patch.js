@@ -8,6 +8,9 @@ patch(Store.prototype, {
             params.post_data.track_opens = postData.trackOpens;
             params.post_data.track_clicks = postData.trackClicks;
         }
+        if (!postData.isNote && postData.logEmail !== undefined) {
+            params.post_data.log_email = postData.logEmail;
+        }
         return params;
     },
 });

@@ -18,6 +18,13 @@ registry.category("web_tour.tours").add("mail_tracking_ext_composer_switches", {
             trigger: ".o-mail-TrackingSwitches-clicks[aria-pressed=false]",
         },
         {
+            trigger: ".o-mail-TrackingSwitches-log[aria-pressed=true]",
+            run: "click",
+        },
+        {
+            trigger: ".o-mail-TrackingSwitches-log[aria-pressed=false]",
+        },
+        {
             trigger: ".o-mail-Composer-input",
             run: "edit Our offer: https://shop.example/offer",
         },
