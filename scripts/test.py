@@ -72,7 +72,8 @@ class OdooPhase:
     def start(self):
         rt.drop_db(self.db)
         cmd = rt.odoo_cmd(
-            self.db, "-i", rt.MODULE, "--test-tags", self.test_tags, "--stop-after-init",
+            self.db, "-i", ",".join((rt.MODULE, *rt.BRIDGE_MODULES)), "--test-tags", self.test_tags,
+            "--stop-after-init",
             "--log-handler", "odoo.tests.result:INFO", "--log-handler", "odoo.modules.loading:INFO",
             demo=True, http_port=rt.free_port(),
         )
@@ -154,7 +155,8 @@ def main():
     only.add_argument("--odoo-only", action="store_true", help="only the addon's Odoo tests")
     only.add_argument("--e2e-only", action="store_true", help="only the pytest end-to-end suite")
     parser.add_argument("--serial", action="store_true", help="run the two phases one after the other")
-    parser.add_argument("--test-tags", default=f"/{rt.MODULE}", help="Odoo --test-tags (default: %(default)s)")
+    parser.add_argument("--test-tags", default=",".join(f"/{name}" for name in (rt.MODULE, *rt.BRIDGE_MODULES)),
+                        help="Odoo --test-tags (default: %(default)s)")
     args, pytest_args = parser.parse_known_args()
 
     try:

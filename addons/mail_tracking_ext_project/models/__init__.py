@@ -1,0 +1,3 @@
+from . import mail_tracked_event
+from . import mail_tracked_recipient
+from . import project_task
