@@ -3,6 +3,7 @@ SMTP server receives what was delivered, and the recipient's mail client
 (``requests``) loads pixels and follows links over HTTP (SPEC T1-T11, R2, R5)."""
 import re
 import uuid
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -190,33 +191,40 @@ def test_r5_smtp_failure_behaves_as_odoo_and_records_nothing(odoo_server, mail_c
     assert token
 
 
-def test_t11_switches_off_delivers_what_odoo_alone_delivers(new_db):
-    """T11: on a database that already has mail history, the same email with
-    both switches off is delivered exactly as before the addon was installed
-    (apart from Message-Id and Date); also R6: install on a used database."""
-    db = new_db("t11")
+@contextmanager
+def crm_on(db, login, contact_email):
+    """A server of its own on ``db`` with a catcher, a salesperson, a contact and
+    the salesperson's opportunity: ``(server, catcher, salesperson, contact, lead)``."""
     with MailCatcher(smtp_port=0, http_port=0) as catcher:
         server = rt.OdooServer(db, smtp_port=catcher.smtp_port, extra_args=["--max-cron-threads", "0"])
         rt.query(db, "UPDATE ir_mail_server SET active = false")
         server.start()
         try:
             rt.query(db, "UPDATE ir_config_parameter SET value = %s WHERE key = 'web.base.url'", (server.url,))
-            sales = create_salesperson(server, "t11sales")
-            anna = server.rpc("res.partner", "create", {"name": "Anna", "email": "anna@t11.example"})
-            lead = server.rpc("crm.lead", "create", {"name": "T11", "type": "opportunity",
-                                                      "user_id": server.login("t11sales", "t11sales-pw")})
+            sales = create_salesperson(server, login)
+            contact = server.rpc("res.partner", "create", {"name": "Anna", "email": contact_email})
+            lead = server.rpc("crm.lead", "create", {"name": db, "type": "opportunity",
+                                                      "user_id": server.login(login, f"{login}-pw")})
             unfollow_admin(server, lead)
             catcher.clear()
-            sales.post(lead, [anna])
-            before = catcher.wait_for(1)[0]
-            module = server.rpc("ir.module.module", "search", [("name", "=", rt.MODULE)])
-            server.rpc("ir.module.module", "button_immediate_install", module)
-            catcher.clear()
-            sales = Salesperson(server, "t11sales", "t11sales-pw")
-            sales.post(lead, [anna], track_opens=False, track_clicks=False)
-            after = catcher.wait_for(1)[0]
+            yield server, catcher, sales, contact, lead
         finally:
             server.stop()
+
+
+def test_t11_switches_off_delivers_what_odoo_alone_delivers(new_db):
+    """T11: on a database that already has mail history, the same email with
+    both switches off is delivered exactly as before the addon was installed
+    (apart from Message-Id and Date); also R6: install on a used database."""
+    with crm_on(new_db("t11"), "t11sales", "anna@t11.example") as (server, catcher, sales, anna, lead):
+        sales.post(lead, [anna])
+        before = catcher.wait_for(1)[0]
+        module = server.rpc("ir.module.module", "search", [("name", "=", rt.MODULE)])
+        server.rpc("ir.module.module", "button_immediate_install", module)
+        catcher.clear()
+        sales = Salesperson(server, "t11sales", "t11sales-pw")
+        sales.post(lead, [anna], track_opens=False, track_clicks=False)
+        after = catcher.wait_for(1)[0]
 
     def comparable(message):
         # the MIME boundary is random and References grows with the thread
@@ -239,32 +247,19 @@ def test_p3_data_subject_lookup_finds_and_erases_tracking(new_db):
     db = new_db("p3")
     rc, log = rt.install(db, ["privacy_lookup", rt.MODULE], demo=False)
     rt.assert_clean_run(rc, log, f"installing privacy_lookup and {rt.MODULE} on {db}")
-    with MailCatcher(smtp_port=0, http_port=0) as catcher:
-        server = rt.OdooServer(db, smtp_port=catcher.smtp_port, extra_args=["--max-cron-threads", "0"])
-        rt.query(db, "UPDATE ir_mail_server SET active = false")
-        server.start()
-        try:
-            rt.query(db, "UPDATE ir_config_parameter SET value = %s WHERE key = 'web.base.url'", (server.url,))
-            sales = create_salesperson(server, "p3sales")
-            anna = server.rpc("res.partner", "create", {"name": "Anna Privacy", "email": "anna@p3.example"})
-            lead = server.rpc("crm.lead", "create", {"name": "P3", "type": "opportunity",
-                                                      "user_id": server.login("p3sales", "p3sales-pw")})
-            unfollow_admin(server, lead)
-            catcher.clear()
-            message_id = sales.post(lead, [anna])
-            pixel_url = PIXEL.search(html_part(catcher.wait_for(1)[0])).group(1)
-            requests.get(pixel_url, timeout=10)
-            [tracked] = tracking_of(server, message_id)
-            assert tracked["open_count"] == 1
+    with crm_on(db, "p3sales", "anna@p3.example") as (server, catcher, sales, anna, lead):
+        message_id = sales.post(lead, [anna])
+        pixel_url = PIXEL.search(html_part(catcher.wait_for(1)[0])).group(1)
+        requests.get(pixel_url, timeout=10)
+        [tracked] = tracking_of(server, message_id)
+        assert tracked["open_count"] == 1
 
-            wizard = server.rpc("privacy.lookup.wizard", "create", {"name": "Anna Privacy", "email": "anna@p3.example"})
-            server.rpc("privacy.lookup.wizard", "action_lookup", [wizard])
-            lines = server.rpc("privacy.lookup.wizard.line", "search_read",
-                               [("wizard_id", "=", wizard), ("res_model", "=", "mail.tracked.recipient")],
-                               ["res_id"])
-            assert [line["res_id"] for line in lines] == [tracked["id"]]
-            server.rpc("privacy.lookup.wizard.line", "action_unlink", [lines[0]["id"]])
-            assert tracking_of(server, message_id) == []
-            assert server.rpc("mail.tracked.event", "search_count", [("recipient_id", "=", tracked["id"])]) == 0
-        finally:
-            server.stop()
+        wizard = server.rpc("privacy.lookup.wizard", "create", {"name": "Anna", "email": "anna@p3.example"})
+        server.rpc("privacy.lookup.wizard", "action_lookup", [wizard])
+        lines = server.rpc("privacy.lookup.wizard.line", "search_read",
+                           [("wizard_id", "=", wizard), ("res_model", "=", "mail.tracked.recipient")],
+                           ["res_id"])
+        assert [line["res_id"] for line in lines] == [tracked["id"]]
+        server.rpc("privacy.lookup.wizard.line", "action_unlink", [lines[0]["id"]])
+        assert tracking_of(server, message_id) == []
+        assert server.rpc("mail.tracked.event", "search_count", [("recipient_id", "=", tracked["id"])]) == 0
