@@ -34,7 +34,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_ADDONS = os.path.join(REPO_ROOT, "addons")
 MODULE = "mail_tracking_ext"
 # Bridges that install themselves beside other apps; the test run installs them all.
-BRIDGE_MODULES = ("mail_tracking_ext_project",)
+BRIDGE_MODULES = ("mail_tracking_ext_project", "mail_tracking_ext_mass_mailing")
 CACHE_DIR = os.environ.get("MAIL_TRACKING_EXT_CACHE") or os.path.join(
     os.path.expanduser("~"), ".cache", "mail_tracking_ext"
 )

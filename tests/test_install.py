@@ -118,7 +118,8 @@ def crowded_server(new_db):
 
 def test_r6_coexists_with_mass_mailing_and_oca_mail_tracking(crowded_server):
     db = crowded_server.db
-    for name in ("mass_mailing", "mail_tracking", MODULE):
+    # the mass_mailing bridge installs itself beside Email Marketing
+    for name in ("mass_mailing", "mail_tracking", MODULE, "mail_tracking_ext_mass_mailing"):
         assert module_state(db, name) == "installed", name
 
     # OCA mail_tracking's open pixel

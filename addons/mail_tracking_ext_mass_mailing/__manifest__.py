@@ -1,0 +1,14 @@
+{
+    "name": "Email Tracking & CRM Logging - Email Marketing",
+    "summary": "Keep non-marketing contacts out of mass mailings",
+    "version": "18.0.1.0.0",
+    "category": "Marketing/Email Marketing",
+    "website": "https://github.com/mail-tracking-ext/mail_tracking_ext",
+    "author": "mail_tracking_ext contributors",
+    "license": "LGPL-3",
+    "depends": ["mail_tracking_ext", "mass_mailing"],
+    "data": [
+        "views/res_partner_views.xml",
+    ],
+    "auto_install": True,
+}
