@@ -1,6 +1,9 @@
 """End to end: a salesperson sends from the chatter of a running Odoo, a real
 SMTP server receives what was delivered, and the recipient's mail client
-(``requests``) loads pixels and follows links over HTTP (SPEC T1-T11, R2, R5)."""
+(``requests``) loads pixels and follows links over HTTP (SPEC T1-T11, R2, R5);
+a logged email reaches a new address whole and is logged without what the
+company does not keep (L3, L6)."""
+import base64
 import re
 import uuid
 from contextlib import contextmanager
@@ -134,6 +137,100 @@ def test_t1_t2_t7_each_recipient_tracked_separately_over_real_smtp_and_http(odoo
     response = requests.get(second_link[:-2] + "00?url=https://evil.example/", allow_redirects=False, timeout=10)
     assert response.status_code == 404 and "Location" not in response.headers
     del bruno_to, raw_to
+
+
+def test_l3_l6_logged_email_to_a_new_address_delivered_whole_logged_without_big_file(
+        odoo_server, mail_catcher, crm):
+    """From the opportunity's chatter, Log on, to Anna and to an address not in the
+    CRM: both receive the 2 MB attachment over SMTP; over the 1 MB limit, the logged
+    email keeps only the small one and says why; the new contact is the sender's."""
+    suffix = crm["suffix"]
+    group = odoo_server.rpc("ir.model.data", "search_read",
+                            [("module", "=", "base"), ("name", "=", "group_partner_manager")], ["res_id"])
+    sales_uid = odoo_server.rpc("res.users", "search", [("login", "=", f"sales{suffix}")])[0]
+    odoo_server.rpc("res.users", "write", [sales_uid], {"groups_id": [(4, group[0]["res_id"])]})
+    company = odoo_server.rpc("res.company", "search", [], limit=1)
+    odoo_server.rpc("res.company", "write", company, {"mail_logging_attachment_max_mb": 1})
+    try:
+        session, url = crm["sales"].session, crm["sales"].server.url
+        attachments = [session.post(f"{url}/web/dataset/call_kw", json={"params": {
+            "model": "ir.attachment", "method": "create", "args": [{
+                "name": name, "datas": base64.b64encode(content).decode(),
+                "res_model": "mail.compose.message", "res_id": 0}], "kwargs": {}}}, timeout=30).json()["result"]
+            for name, content in (("listino.zip", b"z" * (2 * 1024 * 1024)), ("offerta.pdf", b"%PDF-1.4 small"))]
+        mail_catcher.clear()
+        response = session.post(f"{url}/mail/message/post", json={"params": {
+            "thread_model": "crm.lead", "thread_id": crm["lead"],
+            "post_data": {"body": BODY, "message_type": "comment", "subtype_xmlid": "mail.mt_comment",
+                          "partner_ids": [crm["anna"]], "attachment_ids": attachments, "log_email": True},
+            "partner_emails": [f"nina{suffix}@newco.example"],
+            "context": {"mail_notify_force_send": True},
+        }}, timeout=60).json()
+        assert "error" not in response, response
+        message_id = max(message["id"] for message in response["result"]["mail.message"])
+        delivered = mail_catcher.wait_for(2)
+        for email in delivered:
+            names = sorted(part.get_filename() for part in email.iter_attachments())
+            assert names == ["listino.zip", "offerta.pdf"], (email["To"], names)
+        assert {to_of(email).split("<")[-1].rstrip(">") for email in delivered} == {
+            f"anna{suffix}@customer.example", f"nina{suffix}@newco.example"}
+
+        message = odoo_server.rpc("mail.message", "read", [message_id], ["attachment_ids", "body", "log_email"])[0]
+        assert message["log_email"]
+        kept = odoo_server.rpc("ir.attachment", "read", message["attachment_ids"], ["name"])
+        assert [attachment["name"] for attachment in kept] == ["offerta.pdf"]
+        assert "listino.zip (larger than 1 MB)" in message["body"]
+        nina = odoo_server.rpc("res.partner", "search_read", [("email", "=", f"nina{suffix}@newco.example")],
+                               ["is_non_marketing", "user_id"])
+        assert [(p["is_non_marketing"], p["user_id"] and p["user_id"][0]) for p in nina] == [(True, sales_uid)]
+        on_nina = odoo_server.rpc("mail.message.association", "search_count", [
+            ("message_id", "=", message_id), ("model", "=", "res.partner"), ("res_id", "=", nina and nina[0]["id"])])
+        assert on_nina == 1, "L2: on the new contact's timeline"
+    finally:
+        odoo_server.rpc("res.company", "write", company, {"mail_logging_attachment_max_mb": 50})
+
+
+def test_l4_refused_bcc_answered_with_the_reason_when_the_company_wants(odoo_server, mail_catcher, crm):
+    """L4: a stranger's email to the logging address creates nothing; with the
+    company setting on, the stranger receives the reason over SMTP. A salesperson's
+    Bcc is logged and answered by nobody."""
+    suffix = crm["suffix"]
+    alias = odoo_server.rpc("ir.model.data", "search_read", [
+        ("module", "=", "mail_tracking_ext"), ("name", "=", "mail_logging_alias")], ["res_id"])[0]["res_id"]
+    if not odoo_server.rpc("mail.alias", "read", [alias], ["alias_domain_id"])[0]["alias_domain_id"]:
+        domain = odoo_server.rpc("mail.alias.domain", "create", {"name": "crm.mycompany.example"})
+        odoo_server.rpc("mail.alias", "write", [alias], {"alias_domain_id": domain})
+    logging_address = odoo_server.rpc("mail.alias", "read", [alias], ["alias_full_name"])[0]["alias_full_name"]
+    company = odoo_server.rpc("res.company", "search", [], limit=1)
+
+    def bcc(sender, subject):
+        raw = (f"From: {sender}\r\nTo: anna{suffix}@customer.example\r\nDelivered-To: {logging_address}\r\n"
+               f"Subject: {subject}\r\nMessage-ID: <{uuid.uuid4().hex}@mailbox.example>\r\n"
+               "Content-Type: text/plain; charset=utf-8\r\n\r\nBuongiorno.\r\n")
+        odoo_server.rpc("mail.thread", "message_process", False, raw)
+        return odoo_server.rpc("mail.logging.request", "search_read", [("name", "=", subject)],
+                               ["state", "reason"])
+
+    mail_catcher.clear()
+    assert [r["state"] for r in bcc(f"stranger{suffix}@spam.example", f"Quiet {suffix}")] == ["refused"]
+    odoo_server.rpc("res.company", "write", company, {"mail_logging_notify_refusal": True})
+    try:
+        refused = bcc(f"stranger{suffix}@spam.example", f"Told {suffix}")
+        assert [r["state"] for r in refused] == ["refused"]
+        answers = mail_catcher.wait_for(1)
+        assert [to_of(answer) for answer in answers] == [f"stranger{suffix}@spam.example"], \
+            "only the email refused with the setting on is answered"
+        text = answers[0].get_body(preferencelist=("html", "plain")).get_content()
+        assert f"Told {suffix}" in text and refused[0]["reason"] in text.replace("&#39;", "'")
+        assert not odoo_server.rpc("mail.message", "search", [("subject", "in", [f"Quiet {suffix}", f"Told {suffix}"])])
+
+        mail_catcher.clear()
+        logged = bcc(f"sales{suffix}@mycompany.example", f"Logged {suffix}")
+        assert [r["state"] for r in logged] == ["logged"]
+        with pytest.raises(TimeoutError):
+            mail_catcher.wait_for(1, timeout=2)
+    finally:
+        odoo_server.rpc("res.company", "write", company, {"mail_logging_notify_refusal": False})
 
 
 def test_t10_never_track_list_and_t9_empty_body(odoo_server, mail_catcher, crm):

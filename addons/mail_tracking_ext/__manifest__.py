@@ -14,6 +14,7 @@
         "views/mail_tracking_exclusion_views.xml",
         "security/mail_logging_security.xml",
         "data/mail_logging_alias.xml",
+        "data/ir_cron_data.xml",
         "views/mail_logging_request_views.xml",
         "views/res_config_settings_views.xml",
         "views/res_users_views.xml",
@@ -23,6 +24,7 @@
         "views/mail_compose_message_views.xml",
         "views/res_partner_views.xml",
         "views/mail_tracking_templates.xml",
+        "wizard/mail_message_conversation_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

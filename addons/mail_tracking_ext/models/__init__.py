@@ -13,6 +13,7 @@ from . import res_config_settings
 from . import res_users
 from . import mail_message_association
 from . import mail_logging_request
+from . import mail_logging_import
 from . import res_partner
 from . import crm_lead
 from . import ir_websocket

@@ -68,7 +68,23 @@ class MailLoggingRequest(models.Model):
                 "name": msg_dict.get("subject"), "email_from": msg_dict.get("email_from"),
                 "reason": _("The email could not be read."),
             })
-        return self._log_email(message, msg_dict=msg_dict)
+        request = self._log_email(message, msg_dict=msg_dict)
+        if request.state == "refused" and request.company_id.mail_logging_notify_refusal:
+            request._tell_sender(message)
+        return request
+
+    def _tell_sender(self, message):
+        """Answer a refused email with the reason (L4), the way Odoo's gateway
+        answers an email it cannot route: never an automatic email (loops)."""
+        self.ensure_one()
+        auto_submitted = (message.get("Auto-Submitted") or "no").strip().lower()
+        if auto_submitted != "no" or not email_normalize(self.email_from or ""):
+            return
+        body = Markup("<p>%s</p><p>%s</p>") % (
+            _("Your email “%(subject)s” was not logged in the CRM.", subject=self.name or _("(no subject)")),
+            self.reason)
+        self.env["mail.thread"].with_company(self.company_id)._routing_create_bounce_email(
+            self.email_from, body, message, references=self.message_ref)
 
     def message_post(self, **kwargs):
         if self.env.context.get("from_alias"):
@@ -263,9 +279,12 @@ class MailLoggingRequest(models.Model):
         """Existing contacts of these addresses, and new ones for the others when
         ``create_contacts`` (L3): non-marketing, with ``user`` as salesperson."""
         Partner = self.env["res.partner"].sudo()
+        existing = {}
+        for partner in Partner.search([("email_normalized", "in", list(parties))], order="id desc"):
+            existing[partner.email_normalized] = partner  # the oldest contact of an address wins
         partners, created = Partner, Partner
         for email_normalized, name in parties.items():
-            partner = Partner.search([("email_normalized", "=", email_normalized)], limit=1, order="id")
+            partner = existing.get(email_normalized, Partner)
             if not partner and create_contacts:
                 partner = Partner.create({
                     "name": name or email_normalized,
@@ -285,10 +304,7 @@ class MailLoggingRequest(models.Model):
         body = values["body"]
         if not isinstance(body, Markup):
             body = Markup(tools.html_sanitize(body or ""))
-        if left_out:
-            body += Markup("<p><em>%s</em></p><ul>%s</ul>") % (
-                _("Attachments not logged:"),
-                Markup().join(Markup("<li>%s</li>") % line for line in left_out))
+        body += self.env["mail.message"]._mail_log_left_out_note(left_out)
         message_values = {"model": record._name, "res_id": record.id, "body": body}
         message_values.update(record.sudo()._process_attachments_for_post(kept, [], message_values))
         author = self.env["res.users"]._find_by_sender_email(values["email_from"]).partner_id or \
@@ -311,7 +327,6 @@ class MailLoggingRequest(models.Model):
     @api.model
     def _split_attachments(self, attachments, company):
         """Attachments that may be logged, and a line for each one left out."""
-        limit = company.mail_logging_attachment_max_mb * 1024 * 1024
         kept, left_out = [], []
         for attachment in attachments:
             name, content = attachment[0], attachment[1]
@@ -322,12 +337,9 @@ class MailLoggingRequest(models.Model):
                 size = len(content)
             else:
                 size = len(content.as_bytes()) if hasattr(content, "as_bytes") else 0
-            # images shown in the body are part of the email's text, not attachments
-            if not company.mail_logging_attachments_allowed and not (info or {}).get("cid"):
-                left_out.append(_("%(name)s (attachments are not logged)", name=name))
-            elif limit > 0 and size > limit:
-                left_out.append(_("%(name)s (larger than %(limit)s MB)", name=name,
-                                  limit=company.mail_logging_attachment_max_mb))
+            refusal = company._mail_logging_attachment_refusal(name, size, inline=bool((info or {}).get("cid")))
+            if refusal:
+                left_out.append(refusal)
             else:
                 kept.append(attachment)
         return kept, left_out

@@ -1,11 +1,22 @@
 import json
+import re
 
-from odoo import _, api, fields, models
+from markupsafe import Markup
+
+from odoo import Command, _, api, fields, models
 from odoo.addons.mail.tools.discuss import Store
+from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
+from odoo.tools.misc import format_datetime
+
+from ..tools.forwarded_email import FORWARD_SUBJECT
 
 # Latest opens and clicks per recipient the chatter receives; the counts cover all (N4).
 MAIL_TRACKING_EVENTS_SHOWN = 10
+# Subjects already answering an email (Italian Outlook writes "R:").
+REPLY_SUBJECT = re.compile(r"^\s*(?:re|r)\s*:", re.IGNORECASE)
+# Context key of a composer answering a logged email: its sent copies answer that email (L8).
+LOGGED_EMAIL_REPLY_KEY = "mail_logged_email_reply_id"
 
 
 class MailMessage(models.Model):
@@ -61,6 +72,156 @@ class MailMessage(models.Model):
             "target": "new",
             "context": {"default_message_id": self.id},
         }
+
+    # ------------------------------------------------------------
+    # L8 timeline actions
+    # ------------------------------------------------------------
+
+    def action_reply_logged_email(self, thread_model=None, thread_id=None):
+        """Answer a logged email in Odoo's full composer, from any timeline it
+        shows on (L8). On the email's own record the answer is threaded under
+        it; otherwise it goes on the timeline it was read on."""
+        self._check_logged_email()
+        thread = self._logged_email_composer_thread(thread_model, thread_id)
+        on_own_record = (thread._name, thread.id) == (self.model, self.res_id)
+        subject = self._logged_email_subject()
+        context = {
+            "default_subject": subject if REPLY_SUBJECT.match(subject) else f"Re: {subject}",
+            "default_partner_ids": ((self.author_id | self.partner_ids) - self.env.user.partner_id).ids,
+        }
+        if on_own_record:
+            context |= {"default_parent_id": self.id, LOGGED_EMAIL_REPLY_KEY: self.id}
+        return self._logged_email_composer_action(_("Reply"), thread, context)
+
+    def action_forward_logged_email(self, thread_model=None, thread_id=None):
+        """Forward a logged email in Odoo's full composer, with its attachments
+        (L8). They are copies owned by the composer: sending links them to the
+        new message, the original keeps its own."""
+        self._check_logged_email()
+        thread = self._logged_email_composer_thread(thread_model, thread_id)
+        subject = self._logged_email_subject()
+        attachments = self.attachment_ids.copy({"res_model": "mail.compose.message", "res_id": 0})
+        header = Markup("<br/>").join(Markup("{}: {}").format(label, value) for label, value in (
+            (_("From"), self.email_from or self.author_id.email_formatted or ""),
+            (_("Date"), format_datetime(self.env, self.date, tz=self.env.user.tz)),
+            (_("Subject"), self.subject or ""),
+            (_("To"), ", ".join(self.partner_ids.mapped("email_formatted"))),
+        ))
+        return self._logged_email_composer_action(_("Forward"), thread, {
+            "default_subject": subject if FORWARD_SUBJECT.match(subject) else f"Fwd: {subject}",
+            "default_body": Markup("<p><br/></p><p>{}<br/>{}</p>{}").format(
+                _("---------- Forwarded message ----------"), header, self.body or ""),
+            "default_attachment_ids": attachments.ids,
+        })
+
+    def action_expand_logged_email(self):
+        """Show a logged email with its whole conversation, unabridged (L8)."""
+        self._check_logged_email()
+        conversation = self.env["mail.message.conversation"].create({"message_id": self.id})
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.subject or _("Conversation"),
+            "res_model": "mail.message.conversation",
+            "res_id": conversation.id,
+            "views": [[False, "form"]],
+            "target": "new",
+            "context": {"dialog_size": "extra-large"},
+        }
+
+    def _check_logged_email(self):
+        """The timeline actions work on one logged email the user may read."""
+        self.ensure_one()
+        if not self.exists():
+            raise UserError(_("This email was deleted in the meantime."))
+        self.check_access("read")
+        if not self.log_email:
+            raise UserError(_("This action is only available on logged emails."))
+
+    def _logged_email_subject(self):
+        return self.subject or self.record_name or ""
+
+    def _logged_email_composer_thread(self, thread_model, thread_id):
+        """Where an answer to this logged email is written: its own record when
+        the user may post there, else the timeline the user reads it on, which
+        must be one it appears on."""
+        candidates = [(self.model, self.res_id)]
+        if (thread_model, thread_id) in {(a.model, a.res_id) for a in self.sudo().association_ids}:
+            candidates.append((thread_model, thread_id))
+        for model, res_id in candidates:
+            if model in self.env and res_id and isinstance(self.env[model], self.pool["mail.thread"]):
+                Thread = self.env[model]
+                thread = Thread._get_thread_with_access(res_id, Thread._get_mail_message_access([res_id], "create"))
+                if thread:
+                    return thread
+        raise AccessError(_("You are not allowed to write on the records this email appears on."))
+
+    def _logged_email_composer_action(self, name, thread, context):
+        return {
+            "type": "ir.actions.act_window",
+            "name": name,
+            "res_model": "mail.compose.message",
+            "views": [[False, "form"]],
+            "target": "new",
+            "context": {
+                "default_composition_mode": "comment",
+                "default_model": thread._name,
+                "default_res_ids": thread.ids,
+                "default_subtype_xmlid": "mail.mt_comment",
+                "mail_post_autofollow": thread.has_access("write"),
+                **context,
+            },
+        }
+
+    def _logged_email_conversation(self):
+        """The messages of this email's conversation the user may read, oldest
+        first: its root, the root's answers (Odoo threads one level deep) and
+        the copies of these emails on other records, matched by Message-ID.
+        Notes and notifications of the record are not part of it."""
+        self.ensure_one()
+        # sudo: walks the thread's structure only, the messages are read with the user's rights below
+        Message = self.env["mail.message"].sudo()
+        conversation = root = self.sudo()
+        while root.parent_id and root.parent_id not in conversation:
+            root = root.parent_id
+            conversation |= root
+        conversation |= Message.search([("parent_id", "=", root.id)])
+        if headers := [header for header in conversation.mapped("message_id") if header]:
+            copies = Message.search([("message_id", "in", headers)])
+            conversation |= copies | Message.search([("parent_id", "in", copies.ids)])
+        return self.env["mail.message"].search([
+            ("id", "in", conversation.ids),
+            "|", ("log_email", "=", True),  # emails logged from a mailbox are stored as notes
+            "&", ("message_type", "in", ("email", "comment", "email_outgoing")),
+            "|", ("subtype_id", "=", False), ("subtype_id.internal", "=", False),
+        ], order="date, id")
+
+    @api.model
+    def _mail_log_left_out_note(self, left_out):
+        """The timeline's note on the attachments a logged email lost (L6)."""
+        if not left_out:
+            return Markup()
+        return Markup("<p><em>%s</em></p><ul>%s</ul>") % (
+            _("Attachments not logged:"), Markup().join(Markup("<li>%s</li>") % line for line in left_out))
+
+    def _mail_log_leave_out_attachments(self):
+        """Once a logged email written in Odoo has left, drop the attachments the
+        company does not log (L6): they were needed only to send it."""
+        for message in self.sudo():
+            company = message.author_id.user_ids[:1].company_id or message.record_company_id or self.env.company
+            left_out, dropped = [], self.env["ir.attachment"].sudo()
+            for attachment in message.attachment_ids:
+                if refusal := company._mail_logging_attachment_refusal(attachment.name, attachment.file_size):
+                    left_out.append(refusal)
+                    dropped |= attachment
+            if not dropped:
+                continue
+            message.write({
+                "attachment_ids": [Command.unlink(attachment.id) for attachment in dropped],
+                "body": message.body + self._mail_log_left_out_note(left_out),
+            })
+            # an attachment another email still carries (a forward) stays
+            shared = self.sudo().search([("attachment_ids", "in", dropped.ids)]).attachment_ids
+            (dropped - shared).unlink()
 
     def _add_tracked_links(self, links):
         """Remember the ``{ref: url}`` links rewritten in this message's email,

@@ -42,23 +42,29 @@ class MailMessageAssociation(models.Model):
         tools.create_index(self._cr, "mail_message_association_record_index", self._table, ["res_id", "model"])
 
     @api.depends("model", "res_id")
+    @api.depends_context("uid")
     def _compute_res_name(self):
-        for association in self:
-            record = association._record()
-            association.res_name = record.sudo().display_name if record else False
-            association.model_name = self.env["ir.model"]._get(association.model).name if record else False
+        """Names of the associated records, a query per model; a record the
+        user may not read is not named (P4)."""
+        for model, associations in self.grouped("model").items():
+            if model not in self.env:  # its app was uninstalled
+                associations.res_name = associations.model_name = False
+                continue
+            records = self.env[model].browse(associations.mapped("res_id")).exists()
+            readable = records._filtered_access("read")
+            model_name = self.env["ir.model"]._get(model).name
+            for association in associations:
+                record = records.browse(association.res_id)
+                exists = record in records
+                association.model_name = exists and model_name
+                association.res_name = record.display_name if record in readable else (
+                    exists and _("Restricted record"))
 
     @api.constrains("model")
     def _check_model(self):
         for association in self:
             if association.model not in self.env or not hasattr(self.env[association.model], "message_post"):
                 raise ValidationError(_("Emails can only be logged on records that have a timeline."))
-
-    def _record(self):
-        self.ensure_one()
-        if self.model not in self.env:
-            return None
-        return self.env[self.model].browse(self.res_id).exists()
 
     def action_open_record(self):
         self.ensure_one()
@@ -68,6 +74,12 @@ class MailMessageAssociation(models.Model):
             "res_id": self.res_id,
             "view_mode": "form",
         }
+
+    @api.model
+    def _forget_records(self, records):
+        """Take deleted ``records`` off every logged email: a dangling
+        association would hide the email's tracking (P4) and name nothing."""
+        self.sudo().search([("model", "=", records._name), ("res_id", "in", records.ids)]).unlink()
 
     @api.model
     def _associate(self, message, records):

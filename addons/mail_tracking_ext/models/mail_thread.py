@@ -46,6 +46,10 @@ class MailThread(models.AbstractModel):
         else:
             post_values.pop(LOGGING_SWITCH, None)
 
+    def unlink(self):
+        self.env["mail.message.association"]._forget_records(self)
+        return super().unlink()
+
     def _is_tracked_email_post(self, post_values):
         if post_values.get("message_type", "notification") != "comment" or not self.env.user._is_internal():
             return False

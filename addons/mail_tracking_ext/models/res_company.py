@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import _, fields, models
 
 
 class ResCompany(models.Model):
@@ -39,6 +39,24 @@ class ResCompany(models.Model):
     mail_logging_attachments_allowed = fields.Boolean(
         "Log Attachments", default=True,
         help="Logged emails keep their attachments on the CRM timelines.")
+    mail_logging_notify_refusal = fields.Boolean(
+        "Tell Senders of Refused Emails",
+        help="Answer an email the logging address refuses with the reason, so that its sender "
+             "knows it is not in the CRM.")
     mail_logging_attachment_max_mb = fields.Integer(
         "Attachment Size Limit (MB)", default=50,
         help="Attachments larger than this are left out of logged emails; the timeline says which.")
+
+    def _mail_logging_attachment_refusal(self, name, size, inline=False):
+        """Why an attachment of ``size`` bytes is left out of logged emails, or
+        None when it is logged (L6). Images shown in the body are part of the
+        email's text, not attachments."""
+        self.ensure_one()
+        if inline:
+            return None
+        if not self.mail_logging_attachments_allowed:
+            return _("%(name)s (attachments are not logged)", name=name)
+        limit = self.mail_logging_attachment_max_mb
+        if limit > 0 and size > limit * 1024 * 1024:
+            return _("%(name)s (larger than %(limit)s MB)", name=name, limit=limit)
+        return None

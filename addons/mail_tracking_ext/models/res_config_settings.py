@@ -29,6 +29,8 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.mail_logging_attachments_allowed", readonly=False)
     mail_logging_attachment_max_mb = fields.Integer(
         related="company_id.mail_logging_attachment_max_mb", readonly=False)
+    mail_logging_notify_refusal = fields.Boolean(
+        related="company_id.mail_logging_notify_refusal", readonly=False)
     mail_logging_alias_id = fields.Many2one(
         "mail.alias", "Logging Address", readonly=True,
         default=lambda self: self.env.ref("mail_tracking_ext.mail_logging_alias", raise_if_not_found=False))

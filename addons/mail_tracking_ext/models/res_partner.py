@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models, tools
 
 # Most recent open opportunities a logged email is associated with, per company (L2).
 LOGGED_OPPORTUNITIES_LIMIT = 5
@@ -60,6 +60,22 @@ class ResPartner(models.Model):
     is_non_marketing = fields.Boolean(
         "Non-Marketing Contact",
         help="Created from a logged email: keep this contact out of marketing campaigns (L3).")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """A contact created for a recipient while the user logs the email
+        (L3): keep it out of marketing and give it the sender as salesperson,
+        unless the address is on a never-log list (L5)."""
+        if self.env.context.get("mail_log_new_contact") and self.env.user._is_internal():
+            excluded = self.env["mail.tracking.exclusion"]._excluded_emails(
+                {tools.email_normalize(vals.get("email") or "") for vals in vals_list} - {False},
+                self.env.user, scope="log")
+            for vals in vals_list:
+                email = tools.email_normalize(vals.get("email") or "")
+                if email and email not in excluded and not vals.get("is_company"):
+                    vals.setdefault("is_non_marketing", True)
+                    vals.setdefault("user_id", self.env.uid)
+        return super().create(vals_list)
 
     def _mail_log_associated_records(self):
         """Records a logged email to these contacts also belongs to (L2): each

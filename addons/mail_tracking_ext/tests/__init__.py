@@ -7,3 +7,4 @@ from . import test_email_logging
 from . import test_engagement
 from . import test_engagement_tour
 from . import test_i18n
+from . import test_logged_email_actions

@@ -8,7 +8,8 @@ from email.utils import format_datetime, make_msgid
 from markupsafe import Markup
 
 from odoo import fields
-from odoo.tests import Form, TransactionCase, tagged
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import Form, TransactionCase, new_test_user, tagged
 
 from ..tools.forwarded_email import parse_inline_forward, strip_forward_prefix
 from .common import TrackingCase
@@ -202,6 +203,106 @@ class TestEmailLogging(TrackingCase):
             ("res.partner", self.carla.id), ("res.partner", self.bruno.id)} | {
             ("crm.lead", lead.id) for lead in self.acme_deals[1:5]})
 
+    def as_salesperson_who_adds_contacts(self):
+        # internal users get "Contact Creation" by default; the composers need it to add recipients
+        self.salesperson.groups_id += self.env.ref("base.group_partner_manager")
+        self.authenticate(self.salesperson.login, self.salesperson.login)
+
+    def test_l2_reading_an_email_is_not_enough_to_move_it(self):
+        """L2: the author, whoever may edit the record it was logged from, and
+        administrators change associations; a colleague who only reads cannot."""
+        message = self.post_email(self.carla, BODY, record=self.carla)
+        before = self.associated(message)
+        reader = new_test_user(self.env, login="mtx_reader", groups="base.group_user")  # reads contacts only
+
+        def wizard_as(user):
+            action = message.with_user(user).action_edit_associations()
+            return Form(self.env[action["res_model"]].with_user(user).with_context(action["context"]))
+
+        wizard = wizard_as(reader)
+        self.assertFalse(wizard.can_edit)
+        with self.assertRaises(AccessError):
+            wizard.save().action_apply()
+        self.assertEqual(self.associated(message), before)
+
+        reader.groups_id += self.env.ref("base.group_partner_manager")  # may edit Carla
+        wizard = wizard_as(reader)
+        self.assertTrue(wizard.can_edit)
+        wizard.partner_ids.remove(id=self.acme.id)
+        wizard.save().action_apply()
+        self.assertNotIn(("res.partner", self.acme.id), self.associated(message))
+        self.assertTrue(wizard_as(self.salesperson).can_edit, "the author may")
+
+    def test_l2_deleted_records_leave_the_email_and_unreadable_ones_are_not_named(self):
+        message = self.post_email(self.carla, BODY)
+        deal = self.acme_deals[5]
+        association = message.association_ids.filtered(lambda a: (a.model, a.res_id) == ("crm.lead", deal.id))
+        self.assertEqual(association.with_user(self.salesperson).res_name, deal.name)
+        self.assertEqual(association.with_user(self.colleague).res_name, "Restricted record",
+                         "P4: a colleague who may not read the opportunity does not learn its name")
+        deal.unlink()
+        self.assertFalse(association.exists(), "L2: a deleted record leaves the email's timelines")
+        self.assertIn(("res.partner", self.carla.id), self.associated(message))
+
+    def timeline(self, record):
+        result = self.make_jsonrpc_request("/mail/thread/messages", {
+            "thread_model": record._name, "thread_id": record.id, "limit": 30})
+        return result["messages"]
+
+    def test_l2_l3_chatter_email_to_a_contact_and_a_new_address(self):
+        """L2, L3: from an opportunity's chatter, Log on, to a known contact and to an
+        address that is not in the CRM, which the user adds as a contact."""
+        self.as_salesperson_who_adds_contacts()
+        self.make_jsonrpc_request("/mail/message/post", {
+            "thread_model": "crm.lead", "thread_id": self.lead.id,
+            "post_data": {"body": "<p>Our offer</p>", "message_type": "comment",
+                          "subtype_xmlid": "mail.mt_comment", "partner_ids": self.carla.ids, "log_email": True},
+            "partner_emails": ["Nina New <nina@newco.example>"],
+            "partner_additional_values": {"nina@newco.example": {"name": "Nina New"}},
+        })
+        nina = self.env["res.partner"].search([("email_normalized", "=", "nina@newco.example")])
+        self.assertEqual(len(nina), 1)
+        self.assertTrue(nina.is_non_marketing, "L3: a contact created when logging is non-marketing")
+        self.assertEqual(nina.user_id, self.salesperson, "L3: the sender becomes its salesperson")
+        message = self.env["mail.message"].search([("body", "ilike", "Our offer")])
+        self.assertEqual(len(message), 1, "L2: one email, however many timelines")
+        self.assertTrue(message.log_email)
+        for record in (self.carla, self.acme, self.lead, nina):
+            self.assertEqual(self.timeline(record).count(message.id), 1, f"L2: once on {record.display_name}")
+
+    def test_l3_contacts_of_unlogged_or_never_log_emails_stay_ordinary(self):
+        """L3, L5: only logging makes contacts non-marketing, never for a never-log address."""
+        self.env["mail.tracking.exclusion"].create({"pattern": "private.example", "scope": "log"})
+        self.as_salesperson_who_adds_contacts()
+        for email, log_email in (("otto@newco.example", False), ("pia@private.example", True)):
+            self.make_jsonrpc_request("/mail/message/post", {
+                "thread_model": "crm.lead", "thread_id": self.lead.id,
+                "post_data": {"body": "<p>Hi</p>", "message_type": "comment",
+                              "subtype_xmlid": "mail.mt_comment", "log_email": log_email},
+                "partner_emails": [email],
+            })
+            partner = self.env["res.partner"].search([("email_normalized", "=", email)])
+            self.assertTrue(partner, "the email still goes out to a new contact")
+            self.assertFalse(partner.is_non_marketing or partner.user_id, email)
+
+    def test_l3_full_composer_creates_logging_contacts_by_the_log_switch(self):
+        """L3: the full composer makes its recipients' contacts before sending: the
+        Log default decides, and the composer's To field passes its Log switch."""
+        self.as_salesperson_who_adds_contacts()
+        partners = self.make_jsonrpc_request("/mail/partner/from_email", {"emails": ["rita@newco.example"]})
+        rita = self.env["res.partner"].browse(partners[0]["id"])
+        self.assertTrue(rita.is_non_marketing)
+        self.assertEqual(rita.user_id, self.salesperson)
+        view = self.env.ref("mail_tracking_ext.mail_compose_message_view_form")
+        self.assertIn("'mail_log_new_contact': log_email", view.arch)
+        Partner = self.env["res.partner"].with_user(self.salesperson)
+        ugo = Partner.with_context(mail_log_new_contact=False).create({"name": "Ugo", "email": "ugo@newco.example"})
+        self.assertFalse(ugo.is_non_marketing)
+
+        self.salesperson.mail_log_default = False
+        partners = self.make_jsonrpc_request("/mail/partner/from_email", {"emails": ["sam@newco.example"]})
+        self.assertFalse(self.env["res.partner"].browse(partners[0]["id"]).is_non_marketing)
+
     # ------------------------------------------------------------
     # L3, L4 logging address
     # ------------------------------------------------------------
@@ -345,6 +446,55 @@ class TestEmailLogging(TrackingCase):
         self.assertEqual(message.attachment_ids.mapped("name"), ["logo.png"], "the body's own image stays")
         self.assertIn("offerta.pdf", message.body)
 
+    def test_l6_sixty_megabytes_over_the_default_limit(self):
+        """L6: with the default 50 MB limit, a 60 MB attachment of a Bcc'd email is
+        left out and the timeline says so; the rest of the email is logged."""
+        self.assertEqual(self.env.company.mail_logging_attachment_max_mb, 50)
+        self.gateway(build_email(self.salesperson.email, "carla@acme.example", delivered_to=self.logging_address,
+                                 attachments=[("catalogue.zip", os.urandom(60 * 1024 * 1024), "application/zip"),
+                                              ("offerta.pdf", PDF, "application/pdf")]))
+        request = self.last_request()
+        message = request.logged_message_id
+        self.assertEqual(request.state, "logged")
+        self.assertEqual(set(message.attachment_ids.mapped("name")), {"offerta.pdf", "logo.png"})
+        self.assertIn("catalogue.zip (larger than 50 MB)", message.body)
+
+    def test_l6_email_written_in_odoo_leaves_with_attachments_then_logs_without(self):
+        """L6: the recipients get every attachment; once the email has left, the logged
+        email keeps only those the company logs, and says which it dropped."""
+        self.env.company.mail_logging_attachment_max_mb = 1
+        attachments = self.env["ir.attachment"].with_user(self.salesperson).create([
+            {"name": name, "raw": content, "res_model": "mail.compose.message", "res_id": 0}
+            for name, content in (("big.zip", b"x" * (1024 * 1024 + 1)), ("offerta.pdf", PDF))])
+        message = self.post_email(self.carla, BODY, attachment_ids=attachments.ids)
+        mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+        sent = [name for email in mail._prepare_outgoing_list() for name, *_rest in email["attachments"]]
+        self.assertEqual(sorted(sent), ["big.zip", "offerta.pdf"], "L6: the email is delivered whole")
+        mail.send()
+        self.assertEqual(message.attachment_ids.mapped("name"), ["offerta.pdf"])
+        self.assertIn("big.zip (larger than 1 MB)", message.body)
+        self.assertEqual(attachments.exists().mapped("name"), ["offerta.pdf"], "big.zip is not kept in the CRM")
+
+        big = self.env["ir.attachment"].with_user(self.salesperson).create(
+            {"name": "big2.zip", "raw": b"x" * (1024 * 1024 + 1), "res_model": "mail.compose.message", "res_id": 0})
+        unlogged = self.post_email(self.carla, BODY, log_email=False, attachment_ids=big.ids)
+        self.env["mail.mail"].sudo().search([("mail_message_id", "=", unlogged.id)]).send()
+        self.assertEqual(unlogged.attachment_ids.mapped("name"), ["big2.zip"], "only logged emails are concerned")
+
+    def test_l6_attachments_kept_while_a_mail_waits_for_a_retry(self):
+        self.env.company.mail_logging_attachments_allowed = False
+        attachment = self.env["ir.attachment"].with_user(self.salesperson).create(
+            {"name": "offerta.pdf", "raw": PDF, "res_model": "mail.compose.message", "res_id": 0})
+        message = self.post_email(self.carla, BODY, attachment_ids=attachment.ids)
+        mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+        mail.write({"state": "exception"})
+        mail._postprocess_sent_message(success_pids=[], failure_type="mail_smtp", failure_reason="down")
+        self.assertEqual(message.attachment_ids, attachment, "a retry must still carry it")
+        mail.write({"state": "sent"})
+        mail._postprocess_sent_message(success_pids=self.carla.ids)
+        self.assertFalse(message.attachment_ids)
+        self.assertIn("offerta.pdf (attachments are not logged)", message.body)
+
     # ------------------------------------------------------------
     # L7 import
     # ------------------------------------------------------------
@@ -385,6 +535,56 @@ class TestEmailLogging(TrackingCase):
         wizard = run_import()
         self.assertEqual((wizard.logged_count, wizard.duplicate_count, wizard.refused_count), (0, 3, 1),
                          "L7: never the same Message-ID twice")
+
+    def test_l7_mbox_of_hundreds_in_the_background_with_progress_and_summary(self):
+        """L7: 300 emails (240 new, 30 twice, 30 of strangers) in one archive are
+        logged in batches by the cron; the summary matches what was logged."""
+        emails = [build_email(self.salesperson.email, f"Customer {n % 12} <customer{n % 12}@clients.example>",
+                              subject=f"Offer {n}", inline_image=False) for n in range(240)]
+        emails += emails[:30]
+        emails += [build_email("a@stranger.example", "b@stranger.example", subject=f"Spam {n}",
+                               inline_image=False) for n in range(30)]
+        with tempfile.TemporaryDirectory() as directory:
+            box = mailbox.mbox(os.path.join(directory, "sent.mbox"))
+            for message in emails:
+                box.add(message.as_bytes())
+            box.close()
+            with open(os.path.join(directory, "sent.mbox"), "rb") as archive:
+                data = archive.read()
+        batch = self.env["mail.logging.import"].with_user(self.salesperson).create({
+            "create_contacts": True,
+            "attachment_ids": [fields.Command.create({
+                "name": "sent.mbox", "datas": base64.b64encode(data), "res_model": "mail.logging.import"})],
+        })
+        batch.action_import()
+        self.assertEqual((batch.state, batch.email_count, batch.processed_count), ("running", 300, 0),
+                         "a large import is left to the background")
+        self.env["mail.logging.import"]._cron_import()
+        self.assertEqual(batch.processed_count, 100)
+        self.assertAlmostEqual(batch.progress, 100 / 3, places=1)
+        while batch.state == "running":
+            self.env["mail.logging.import"]._cron_import()
+        self.assertEqual((batch.logged_count, batch.duplicate_count, batch.refused_count), (240, 30, 30))
+        logged = self.env["mail.message"].search([("message_id", "in", [m["Message-ID"] for m in emails])])
+        self.assertEqual(len(logged), 240, "L7: each email once")
+        self.assertEqual(set(logged.ids), set(batch.request_ids.filtered(lambda r: r.state == "logged")
+                                              .logged_message_id.ids))
+        self.assertEqual(len(self.env["res.partner"].search([("email", "=ilike", "%@clients.example")])), 12)
+        self.assertFalse(batch.attachment_ids, "the archive is not kept once imported")
+        with self.assertRaises(UserError):
+            batch.action_import()
+
+    def test_l7_bad_files_are_refused_clearly(self):
+        batch = self.env["mail.logging.import"].with_user(self.salesperson).create({})
+        with self.assertRaises(UserError):
+            batch.action_import()
+        batch.attachment_ids = [fields.Command.create({
+            "name": "empty.mbox", "datas": base64.b64encode(b"\n"), "res_model": "mail.logging.import"})]
+        with self.assertRaises(UserError):
+            batch.action_import()
+        self.assertEqual(batch.state, "draft")
+        other = self.env["mail.logging.import"].with_user(self.colleague).search([])
+        self.assertNotIn(batch, other, "an import is its user's own")
 
     def test_l7_one_imports_only_ones_own_correspondence(self):
         """L7: an email between a colleague and a customer cannot be imported by

@@ -1,3 +1,3 @@
 from . import mail_compose_message
 from . import mail_message_association_wizard
-from . import mail_logging_import
+from . import mail_message_conversation

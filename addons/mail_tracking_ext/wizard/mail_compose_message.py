@@ -21,7 +21,8 @@ class MailComposeMessage(models.TransientModel):
         string="Log on Contacts", compute="_compute_logged_records", store=True, readonly=False)
     log_lead_ids = fields.Many2many(
         "crm.lead", "mail_compose_message_log_lead_rel", "wizard_id", "lead_id",
-        string="Log on Opportunities", compute="_compute_logged_records", store=True, readonly=False)
+        string="Log on Opportunities", compute="_compute_logged_records", store=True, readonly=False,
+        groups="sales_team.group_sale_salesman")
 
     @api.depends("partner_ids", "mail_tracking_allowed")
     def _compute_mail_tracking_notice(self):
@@ -71,5 +72,7 @@ class MailComposeMessage(models.TransientModel):
                 self.partner_ids, self.env.user)
             if record._name not in ("res.partner", "crm.lead")
         ]
-        return [(record._name, record.id) for records in (self.log_partner_ids, self.log_lead_ids, *others)
-                for record in records]
+        # sudo: the field is hidden from users without the CRM; what the user chose must be readable
+        chosen = (self.log_partner_ids, self.sudo().log_lead_ids.with_env(self.env))
+        return [(record._name, record.id) for records in chosen for record in records._filtered_access("read")] \
+            + [(record._name, record.id) for records in others for record in records]

@@ -1,4 +1,5 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 
 
 class MailMessageAssociationWizard(models.TransientModel):
@@ -14,7 +15,9 @@ class MailMessageAssociationWizard(models.TransientModel):
         "res.partner", string="Contacts and Companies",
         compute="_compute_selection", store=True, readonly=False)
     lead_ids = fields.Many2many(
-        "crm.lead", string="Opportunities", compute="_compute_selection", store=True, readonly=False)
+        "crm.lead", string="Opportunities", compute="_compute_selection", store=True, readonly=False,
+        groups="sales_team.group_sale_salesman")
+    can_edit = fields.Boolean(compute="_compute_can_edit")
     other_association_ids = fields.Many2many(
         "mail.message.association", string="Other Records", compute="_compute_other_association_ids")
 
@@ -24,6 +27,20 @@ class MailMessageAssociationWizard(models.TransientModel):
             associations = wizard.message_id._origin.sudo().association_ids
             wizard.partner_ids = wizard._visible(associations, "res.partner")
             wizard.lead_ids = wizard._visible(associations, "crm.lead")
+
+    @api.depends("message_id")
+    def _compute_can_edit(self):
+        for wizard in self:
+            wizard.can_edit = wizard._may_edit(wizard.message_id._origin)
+
+    def _may_edit(self, message):
+        """Who may move a logged email between timelines: its author, who may
+        edit the record it was logged from, and administrators (L2). Reading
+        it is not enough."""
+        if self.env.is_admin() or message.sudo().author_id == self.env.user.partner_id:
+            return True
+        record = self.env[message.model].browse(message.res_id).exists() if message.model in self.env else None
+        return bool(record) and record.has_access("write")
 
     def _visible(self, associations, model):
         """The associated records of ``model`` the user may read: only those are
@@ -40,16 +57,19 @@ class MailMessageAssociationWizard(models.TransientModel):
     def action_apply(self):
         self.ensure_one()
         message = self.message_id
-        # who may read the email may decide where else it shows (it already reveals it)
         message.check_access("read")
+        if not self._may_edit(message):
+            raise AccessError(_("Only the author of this email, whoever may edit %(record)s and administrators "
+                                "can change where it is logged.", record=message.record_name or _("its record")))
         Association = self.env["mail.message.association"].sudo()
         associations = message.sudo().association_ids
+        # sudo: the field is hidden from users without the CRM, who choose no opportunity
+        leads = self.sudo().lead_ids.with_env(self.env)._filtered_access("read")
         chosen = {("res.partner", partner.id) for partner in self.partner_ids} \
-            | {("crm.lead", lead.id) for lead in self.lead_ids}
+            | {("crm.lead", lead.id) for lead in leads}
         visible = {(record._name, record.id) for model in ("res.partner", "crm.lead")
                    for record in self._visible(associations, model)}
         associations.filtered(
             lambda a: (a.model, a.res_id) in visible and (a.model, a.res_id) not in chosen).unlink()
-        Association._associate(message, [self.partner_ids._filtered_access("read"),
-                                         self.lead_ids._filtered_access("read")])
+        Association._associate(message, [self.partner_ids._filtered_access("read"), leads])
         return {"type": "ir.actions.act_window_close"}

@@ -1,0 +1,17 @@
+from odoo import api, fields, models
+
+
+class MailMessageConversation(models.TransientModel):
+    """A logged email with its whole conversation, oldest first and unabridged
+    (L8): a timeline shows each email on its own, and only part of a long one."""
+    _name = "mail.message.conversation"
+    _description = "Logged Email Conversation"
+
+    message_id = fields.Many2one("mail.message", "Email", required=True, readonly=True, ondelete="cascade")
+    conversation_message_ids = fields.Many2many(
+        "mail.message", string="Conversation", compute="_compute_conversation_message_ids")
+
+    @api.depends("message_id")
+    def _compute_conversation_message_ids(self):
+        for conversation in self:
+            conversation.conversation_message_ids = conversation.message_id._logged_email_conversation()
