@@ -56,10 +56,12 @@ class MailMessage(models.Model):
     def _extras_to_store(self, store, format_reply):
         super()._extras_to_store(store, format_reply=format_reply)
         self._mail_tracking_to_store(store)
-        # the chatter offers "Associations" on logged emails to internal users (L2)
+        # the chatter offers the logged-email actions to internal users (L2, L8)
         if self.env.user._is_internal():
-            for message in self.filtered("log_email"):
-                store.add(message, {"logEmail": True})
+            logged = self.filtered("log_email")
+            editable = logged.sudo(False)._mail_log_editable()
+            for message in logged:
+                store.add(message, {"logEmail": True, "logEditable": message in editable})
 
     def action_edit_associations(self):
         """Open the editor of the records this logged email appears on (L2)."""
@@ -73,9 +75,35 @@ class MailMessage(models.Model):
             "context": {"default_message_id": self.id},
         }
 
+    def _mail_log_editable(self):
+        """The logged emails among these that the user may move between
+        timelines or delete (L2, L8): their author's, those of records the user
+        may edit, all for administrators. Reading an email is not enough."""
+        if self.env.is_admin():
+            return self
+        editable = self.filtered(lambda message: message.author_id == self.env.user.partner_id)
+        for model, messages in (self - editable).grouped("model").items():
+            if model and model in self.env:
+                records = self.env[model].browse(messages.mapped("res_id")).exists()._filtered_access("write")
+                editable |= messages.filtered(lambda message: message.res_id in records.ids)
+        return editable
+
     # ------------------------------------------------------------
     # L8 timeline actions
     # ------------------------------------------------------------
+
+    def action_delete_logged_email(self):
+        """Delete a logged email from every timeline it is on, with the
+        attachments no other email carries (L8). Odoo's chatter deletes only
+        the emails written in Odoo; this also covers those logged from a mailbox."""
+        self._check_logged_email()
+        if not self._mail_log_editable():
+            raise AccessError(_("Only the author of this email, whoever may edit %(record)s and administrators "
+                                "can delete it.", record=self.record_name or _("its record")))
+        attachments = self.sudo().attachment_ids
+        self.sudo().unlink()
+        self._mail_log_delete_unshared(attachments)
+        return True
 
     def action_reply_logged_email(self, thread_model=None, thread_id=None):
         """Answer a logged email in Odoo's full composer, from any timeline it
@@ -219,9 +247,13 @@ class MailMessage(models.Model):
                 "attachment_ids": [Command.unlink(attachment.id) for attachment in dropped],
                 "body": message.body + self._mail_log_left_out_note(left_out),
             })
-            # an attachment another email still carries (a forward) stays
-            shared = self.sudo().search([("attachment_ids", "in", dropped.ids)]).attachment_ids
-            (dropped - shared).unlink()
+            self._mail_log_delete_unshared(dropped)
+
+    @api.model
+    def _mail_log_delete_unshared(self, attachments):
+        """Delete ``attachments``, except those another email still carries (a forward)."""
+        shared = self.sudo().search([("attachment_ids", "in", attachments.ids)]).attachment_ids
+        (attachments.sudo() - shared).unlink()
 
     def _add_tracked_links(self, links):
         """Remember the ``{ref: url}`` links rewritten in this message's email,

@@ -28,6 +28,17 @@ class LoggedEmailCase(TrackingCase):
         self.assertIn(("res.partner", self.carla.id), [(a.model, a.res_id) for a in message.association_ids])
         return message
 
+    def log_from_mailbox(self, **values):
+        """An email logged through the logging address: stored as a note of its
+        first contact, on the opportunity's timeline too."""
+        message = self.env["mail.message"].create({
+            "model": "res.partner", "res_id": self.carla.id, "message_type": "email", "log_email": True,
+            "subtype_id": self.env.ref("mail.mt_note").id, "is_internal": True, "subject": "From Gmail",
+            "body": "<p>Sent from Gmail</p>", "author_id": self.salesperson.partner_id.id,
+            "message_id": "<gmail-1@mailbox.example>", **values})
+        self.env["mail.message.association"]._associate(message, [self.lead])
+        return message
+
     def send_from(self, action, body=None, partners=()):
         """Send the composer an action opens, as the salesperson would."""
         composer = Form(self.env[action["res_model"]].with_user(self.salesperson).with_context(
@@ -163,17 +174,42 @@ class TestLoggedEmailActions(LoggedEmailCase):
     def test_l8_expand_an_email_logged_from_a_mailbox(self):
         """L8: an email logged through the logging address is stored as a note
         (it was not sent from Odoo); its conversation still shows it."""
-        logged = self.env["mail.message"].create({
-            "model": "res.partner", "res_id": self.carla.id, "message_type": "email", "log_email": True,
-            "subtype_id": self.env.ref("mail.mt_note").id, "is_internal": True, "subject": "From Gmail",
-            "body": "<p>Sent from Gmail</p>", "author_id": self.salesperson.partner_id.id,
-            "message_id": "<gmail-1@mailbox.example>"})
+        logged = self.log_from_mailbox()
         answer = self.carla.message_post(body=Markup("<p>Thanks</p>"), message_type="email",
                                          author_id=self.carla.id, subtype_xmlid="mail.mt_comment",
                                          parent_id=logged.id)
         action = logged.with_user(self.salesperson).action_expand_logged_email()
         conversation = self.env[action["res_model"]].with_user(self.salesperson).browse(action["res_id"])
         self.assertEqual(conversation.conversation_message_ids, logged | answer)
+
+    def test_l8_delete_an_email_logged_from_a_mailbox(self):
+        """L8: Odoo's chatter deletes only emails written in Odoo; a logged email's
+        author (or whoever may edit its record) deletes it from every timeline,
+        with the attachments no other email carries."""
+        attachment = self.env["ir.attachment"].create(
+            {"name": "offer.pdf", "raw": PDF, "res_model": "res.partner", "res_id": self.carla.id})
+        logged = self.log_from_mailbox(attachment_ids=attachment.ids)
+        reader = self.env["res.users"].create({
+            "name": "Rita Reader", "login": "mtx_rita", "password": "mtx_rita",
+            "groups_id": [fields.Command.set(self.env.ref("base.group_user").ids)]})
+
+        def chatter_flags(login):
+            self.authenticate(login, login)
+            result = self.make_jsonrpc_request("/mail/thread/messages", {
+                "thread_model": "res.partner", "thread_id": self.carla.id, "limit": 30})
+            data = next(data for data in result["data"]["mail.message"] if data["id"] == logged.id)
+            return data.get("logEmail"), data.get("logEditable")
+
+        self.assertEqual(chatter_flags("mtx_sales"), (True, True))
+        self.assertEqual(chatter_flags("mtx_rita"), (True, False), "a reader is not offered Delete")
+        with self.assertRaises(AccessError):
+            logged.with_user(reader).action_delete_logged_email()
+        self.assertTrue(logged.exists())
+
+        logged.with_user(self.salesperson).action_delete_logged_email()
+        self.assertFalse(logged.exists())
+        self.assertFalse(attachment.exists())
+        self.assertFalse(self.env["mail.message.association"].search([("message_id", "=", logged.id)]))
 
     def test_l8_hostile_input(self):
         email = self.log_email()
@@ -197,6 +233,11 @@ class TestLoggedEmailActions(LoggedEmailCase):
 
 @tagged("post_install", "-at_install")
 class TestLoggedEmailActionsTour(LoggedEmailCase):
+
+    def test_l8_delete_from_the_contact_timeline(self):
+        logged = self.log_from_mailbox()
+        self.start_tour(f"/odoo/contacts/{self.carla.id}", "mail_tracking_ext_logged_email_delete", login="mtx_sales")
+        self.assertFalse(logged.exists())
 
     def test_l8_expand_and_reply_from_the_contact_timeline(self):
         self.post_email(self.carla, Markup("<p>Earlier question</p>"), subject="Question")

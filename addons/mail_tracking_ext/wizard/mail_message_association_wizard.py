@@ -31,16 +31,7 @@ class MailMessageAssociationWizard(models.TransientModel):
     @api.depends("message_id")
     def _compute_can_edit(self):
         for wizard in self:
-            wizard.can_edit = wizard._may_edit(wizard.message_id._origin)
-
-    def _may_edit(self, message):
-        """Who may move a logged email between timelines: its author, who may
-        edit the record it was logged from, and administrators (L2). Reading
-        it is not enough."""
-        if self.env.is_admin() or message.sudo().author_id == self.env.user.partner_id:
-            return True
-        record = self.env[message.model].browse(message.res_id).exists() if message.model in self.env else None
-        return bool(record) and record.has_access("write")
+            wizard.can_edit = bool(wizard.message_id._origin._mail_log_editable())
 
     def _visible(self, associations, model):
         """The associated records of ``model`` the user may read: only those are
@@ -58,7 +49,7 @@ class MailMessageAssociationWizard(models.TransientModel):
         self.ensure_one()
         message = self.message_id
         message.check_access("read")
-        if not self._may_edit(message):
+        if not message._mail_log_editable():
             raise AccessError(_("Only the author of this email, whoever may edit %(record)s and administrators "
                                 "can change where it is logged.", record=message.record_name or _("its record")))
         Association = self.env["mail.message.association"].sudo()

@@ -1,4 +1,5 @@
 import { messageActionsRegistry } from "@mail/core/common/message_actions";
+import { ConfirmationDialog } from "@web/core/confirmation_dialog/confirmation_dialog";
 import { _t } from "@web/core/l10n/translation";
 
 /**
@@ -66,4 +67,27 @@ messageActionsRegistry
         title: _t("Show Conversation"),
         onClick: (component) => openLoggedEmailAction(component, "action_expand_logged_email"),
         sequence: 73,
+    })
+    .add("mail-logging-delete", {
+        // Odoo deletes the emails written in Odoo itself ("comment"); not those logged from a mailbox
+        condition: (component) =>
+            Boolean(component.props.message.logEmail && component.props.message.logEditable) &&
+            component.props.message.message_type !== "comment",
+        btnClass: "text-danger",
+        icon: "fa fa-trash",
+        title: _t("Delete"),
+        onClick: (component) =>
+            component.env.services.dialog.add(ConfirmationDialog, {
+                body: _t("Delete this email from every timeline it is logged on?"),
+                confirmLabel: _t("Delete"),
+                confirm: async () => {
+                    const message = component.props.message;
+                    await component.env.services.orm.call("mail.message", "action_delete_logged_email", [
+                        [message.id],
+                    ]);
+                    message.delete();
+                },
+                cancel: () => {},
+            }),
+        sequence: 90,
     });
