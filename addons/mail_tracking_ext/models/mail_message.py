@@ -84,8 +84,8 @@ class MailMessage(models.Model):
         editable = self.filtered(lambda message: message.author_id == self.env.user.partner_id)
         for model, messages in (self - editable).grouped("model").items():
             if model and model in self.env:
-                records = self.env[model].browse(messages.mapped("res_id")).exists()._filtered_access("write")
-                editable |= messages.filtered(lambda message: message.res_id in records.ids)
+                writable = set(self.env[model].browse(messages.mapped("res_id")).exists()._filtered_access("write").ids)
+                editable |= messages.filtered(lambda message, writable=writable: message.res_id in writable)
         return editable
 
     # ------------------------------------------------------------
