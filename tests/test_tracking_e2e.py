@@ -5,7 +5,9 @@ a logged email reaches a new address whole and is logged without what the
 company does not keep (L3, L6)."""
 import base64
 import re
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
@@ -231,6 +233,46 @@ def test_l4_refused_bcc_answered_with_the_reason_when_the_company_wants(odoo_ser
             mail_catcher.wait_for(1, timeout=2)
     finally:
         odoo_server.rpc("res.company", "write", company, {"mail_logging_notify_refusal": False})
+
+
+def test_t1_t8_simultaneous_first_opens_and_clicks_are_counted_once(odoo_server, mail_catcher, crm):
+    """A link scanner follows every link at once and a mail client loads the pixel
+    twice in parallel: each request answers at once, every event is kept, the
+    recipient changes state once and gets one inferred open, and the database never
+    refuses a transaction for a concurrent update (T1, T8)."""
+    mail_catcher.clear()
+    message_id = crm["sales"].post(crm["lead"], [crm["anna"], crm["bruno"]])
+    bodies = {to_of(m): html_part(m) for m in mail_catcher.wait_for(2)}
+    anna_body = next(body for to, body in bodies.items() if f"anna{crm['suffix']}" in to)
+    bruno_body = next(body for to, body in bodies.items() if f"bruno{crm['suffix']}" in to)
+    clicks = [match.group(1) for match in CLICK.finditer(anna_body)] * 8
+    opens = [PIXEL.search(bruno_body).group(1)] * 16
+    failures_before = odoo_server.log_text().count("could not serialize access")
+
+    def burst(urls, expected):
+        barrier = threading.Barrier(len(urls))
+
+        def get(url):
+            barrier.wait()
+            return requests.get(url, allow_redirects=False, timeout=30).status_code
+
+        with ThreadPoolExecutor(len(urls)) as pool:
+            assert list(pool.map(get, urls)) == [expected] * len(urls)
+
+    burst(clicks, 302)
+    burst(opens, 200)
+    rows = rt.query(odoo_server.db, """
+        SELECT r.partner_id, r.state, r.first_open_date IS NOT NULL,
+               count(e.id) FILTER (WHERE e.event_type = 'click'),
+               count(e.id) FILTER (WHERE e.event_type = 'open' AND NOT e.is_inferred),
+               count(e.id) FILTER (WHERE e.event_type = 'open' AND e.is_inferred)
+          FROM mail_tracked_recipient r LEFT JOIN mail_tracked_event e ON e.recipient_id = r.id
+         WHERE r.message_id = %s GROUP BY r.id""", (message_id,))
+    assert sorted(rows) == sorted([
+        (crm["anna"], "clicked", True, len(clicks), 0, 1),
+        (crm["bruno"], "opened", True, 0, len(opens), 0),
+    ])
+    assert odoo_server.log_text().count("could not serialize access") == failures_before
 
 
 def test_t10_never_track_list_and_t9_empty_body(odoo_server, mail_catcher, crm):

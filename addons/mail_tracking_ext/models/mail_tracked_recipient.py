@@ -285,16 +285,13 @@ class MailTrackedRecipient(models.Model):
                        (recipient_id, event_type, event_date, ip, user_agent, is_inferred, is_sender)
                 SELECT id, 'open', %(now)s, %(ip)s, %(user_agent)s, false, is_sender FROM recipient
              RETURNING id
-            ), status AS (
-                UPDATE mail_tracked_recipient r
-                   SET state = 'opened', first_open_date = %(now)s, open_rate = 100
-                  FROM recipient
-                 WHERE r.id = recipient.id AND recipient.state = 'sent' AND NOT recipient.is_sender
             )
             SELECT recipient.*, event.id AS event_id FROM recipient, event
         """, values)
         row = self.env.cr.dictfetchone()
         if row and not row["is_sender"]:
+            if row["state"] == "sent":
+                self._advance_state(row["id"], "opened", values)
             self._push_engagement(row, "open", values["now"], row["event_id"])
 
     @api.model
@@ -334,30 +331,53 @@ class MailTrackedRecipient(models.Model):
                 SELECT id, url, 'click', %(now)s, %(ip)s, %(user_agent)s, false, is_sender
                   FROM target WHERE recordable
              RETURNING id
-            ), inferred_open AS (
-                INSERT INTO mail_tracked_event
-                       (recipient_id, event_type, event_date, ip, user_agent, is_inferred)
-                SELECT id, 'open', %(now)s, %(ip)s, %(user_agent)s, true
-                  FROM target WHERE recordable AND state = 'sent' AND NOT is_sender
-             RETURNING id
-            ), status AS (
-                UPDATE mail_tracked_recipient r
-                   SET state = 'clicked', first_open_date = COALESCE(r.first_open_date, %(now)s),
-                       open_rate = 100, click_rate = 100
-                  FROM target
-                 WHERE r.id = target.id AND target.recordable AND NOT target.is_sender
-                   AND target.state != 'clicked'
             )
-            SELECT target.*, (SELECT id FROM click) AS event_id,
-                   (SELECT id FROM inferred_open) AS inferred_open_id
-              FROM target
+            SELECT target.*, (SELECT id FROM click) AS event_id FROM target
         """, values)
         row = self.env.cr.dictfetchone()
         if not row:
             return None
         if row["event_id"] and not row["is_sender"]:
+            if row["state"] != "clicked":
+                row["inferred_open_id"] = self._advance_state(row["id"], "clicked", values)
             self._push_engagement(row, "click", values["now"], row["event_id"])
         return row["url"]
+
+    @api.model
+    def _advance_state(self, recipient_id, state, values):
+        """Move a recipient to ``state`` ("opened" or "clicked") after its first
+        open or click; a first click without an open adds an inferred open (T8).
+        Returns the inferred open's id, if any.
+
+        Scanners follow every link at once and mail clients load pixels twice:
+        simultaneous first events of a recipient are the rule. The change of
+        state runs in a READ COMMITTED transaction of its own, where the row
+        lock orders them (one inferred open at most), instead of failing the
+        request's REPEATABLE READ transaction on a concurrent update. The
+        events themselves are only inserted, which never conflicts."""
+        registry = self.env.registry
+        with registry.cursor() as cr:
+            if not registry.in_test_mode():  # tests share one transaction, already begun
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            # NO KEY UPDATE: the requests' event inserts hold KEY SHARE locks on the row
+            cr.execute("SELECT state FROM mail_tracked_recipient WHERE id = %s FOR NO KEY UPDATE", (recipient_id,))
+            previous = cr.fetchone()
+            if not previous or previous[0] == state or (state == "opened" and previous[0] != "sent"):
+                return None
+            cr.execute("""
+                UPDATE mail_tracked_recipient
+                   SET state = %(state)s, first_open_date = COALESCE(first_open_date, %(now)s), open_rate = 100,
+                       click_rate = CASE WHEN %(state)s = 'clicked' THEN 100 ELSE click_rate END
+                 WHERE id = %(id)s
+            """, dict(values, state=state, id=recipient_id))
+            if state != "clicked" or previous[0] != "sent":
+                return None
+            cr.execute("""
+                INSERT INTO mail_tracked_event (recipient_id, event_type, event_date, ip, user_agent, is_inferred)
+                VALUES (%(id)s, 'open', %(now)s, %(ip)s, %(user_agent)s, true)
+             RETURNING id
+            """, dict(values, id=recipient_id))
+            return cr.fetchone()[0]
 
     # ------------------------------------------------------------
     # Seeing engagement live: chatter (N4) and author's notification (N1)
