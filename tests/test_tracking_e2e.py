@@ -205,9 +205,9 @@ def test_l4_refused_bcc_answered_with_the_reason_when_the_company_wants(odoo_ser
     logging_address = odoo_server.rpc("mail.alias", "read", [alias], ["alias_full_name"])[0]["alias_full_name"]
     company = odoo_server.rpc("res.company", "search", [], limit=1)
 
-    def bcc(sender, subject):
+    def bcc(sender, subject, headers=""):
         raw = (f"From: {sender}\r\nTo: anna{suffix}@customer.example\r\nDelivered-To: {logging_address}\r\n"
-               f"Subject: {subject}\r\nMessage-ID: <{uuid.uuid4().hex}@mailbox.example>\r\n"
+               f"Subject: {subject}\r\nMessage-ID: <{uuid.uuid4().hex}@mailbox.example>\r\n{headers}"
                "Content-Type: text/plain; charset=utf-8\r\n\r\nBuongiorno.\r\n")
         odoo_server.rpc("mail.thread", "message_process", False, raw)
         return odoo_server.rpc("mail.logging.request", "search_read", [("name", "=", subject)],
@@ -227,6 +227,9 @@ def test_l4_refused_bcc_answered_with_the_reason_when_the_company_wants(odoo_ser
         assert not odoo_server.rpc("mail.message", "search", [("subject", "in", [f"Quiet {suffix}", f"Told {suffix}"])])
 
         mail_catcher.clear()
+        # backscatter: a bulk or list email is never answered
+        assert [r["state"] for r in bcc(f"news{suffix}@spam.example", f"Bulk {suffix}", "Precedence: bulk\r\n")] \
+            == ["refused"]
         logged = bcc(f"sales{suffix}@mycompany.example", f"Logged {suffix}")
         assert [r["state"] for r in logged] == ["logged"]
         with pytest.raises(TimeoutError):

@@ -8,3 +8,8 @@ class CrmLead(models.Model):
     def _mail_tracking_stats_field(self):
         """Statistics of the emails sent from this lead (N5)."""
         return "lead_id"
+
+    def _merge_dependences_history(self, opportunities):
+        """Merged opportunities' logged emails follow their messages (L2)."""
+        super()._merge_dependences_history(opportunities)
+        self.env["mail.message.association"]._move_records(opportunities, self)

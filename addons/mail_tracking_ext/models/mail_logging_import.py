@@ -1,17 +1,23 @@
-import base64
 import email
-import itertools
-import mailbox
-import os
-import tempfile
+import logging
+import re
 from email import policy
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+
+_logger = logging.getLogger(__name__)
 
 # Emails logged per transaction: an import of thousands commits (and shows its
 # progress) every batch; one of at most this many is logged while the user waits.
 IMPORT_BATCH_SIZE = 100
+# An mbox archive: each email starts with a line "From <sender> <date>"; the
+# same words inside an email are written ">From ".
+MBOX_SEPARATOR = re.compile(rb"^From ", re.MULTILINE)
+# What only the import itself writes: over RPC, a user could otherwise run
+# someone else's import or make one never end.
+IMPORT_PROTECTED_FIELDS = {"user_id", "state", "email_count", "processed_count", "request_ids",
+                           "file_names", "email_offsets"}
 
 
 class MailLoggingImport(models.Model):
@@ -38,12 +44,28 @@ class MailLoggingImport(models.Model):
         ("draft", "Draft"), ("running", "In Progress"), ("done", "Done"),
     ], default="draft", required=True, readonly=True)
     email_count = fields.Integer("Emails", readonly=True)
+    email_offsets = fields.Json(
+        readonly=True, copy=False, help="Where each email is in the files: [attachment id, start, end].")
     processed_count = fields.Integer("Processed", readonly=True)
     progress = fields.Float("Progress", compute="_compute_counts")
     request_ids = fields.Many2many("mail.logging.request", string="Results", readonly=True)
     logged_count = fields.Integer("Logged", compute="_compute_counts")
     duplicate_count = fields.Integer("Already Logged", compute="_compute_counts")
     refused_count = fields.Integer("Refused", compute="_compute_counts")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su:
+            for vals in vals_list:
+                if IMPORT_PROTECTED_FIELDS.intersection(vals):
+                    raise AccessError(_("An import is started from its form, by the user it belongs to."))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if not self.env.su and (IMPORT_PROTECTED_FIELDS.intersection(vals) or (
+                "attachment_ids" in vals and any(batch.state != "draft" for batch in self))):
+            raise AccessError(_("An import is started from its form, by the user it belongs to."))
+        return super().write(vals)
 
     @api.depends("file_names", "attachment_ids")
     def _compute_name(self):
@@ -67,15 +89,22 @@ class MailLoggingImport(models.Model):
             raise UserError(_("This import has already started."))
         if not self.attachment_ids:
             raise UserError(_("Add at least one .eml or .mbox file."))
-        count = sum(1 for _raw in self._raw_emails())
-        if not count:
+        # only files uploaded here by the importer; they become the import's, deleted with it
+        if self.attachment_ids.filtered(lambda attachment: attachment.res_model != self._name
+                                        or attachment.res_id not in (0, self.id)
+                                        or attachment.create_uid != self.env.user):
+            raise UserError(_("Upload the files to import in this form."))
+        self.attachment_ids.sudo().write({"res_id": self.id})
+        offsets = [[attachment.id, start, end] for attachment in self.attachment_ids.sorted("id")
+                   for start, end in self._email_offsets(attachment.name, attachment.raw or b"")]
+        if not offsets:
             raise UserError(_("These files hold no email: choose .eml files or .mbox archives."))
-        self.write({
-            "state": "running", "email_count": count,
+        self.sudo().write({
+            "state": "running", "email_count": len(offsets), "email_offsets": offsets,
             "file_names": ", ".join(self.attachment_ids.mapped("name")),
         })
-        if count <= IMPORT_BATCH_SIZE:
-            self._import_batch(count)
+        if len(offsets) <= IMPORT_BATCH_SIZE:
+            self.sudo()._import_batch(len(offsets))
         else:
             self.env.ref("mail_tracking_ext.ir_cron_mail_logging_import")._trigger()
         return self._action_open()
@@ -94,27 +123,42 @@ class MailLoggingImport(models.Model):
         }
 
     def _import_batch(self, size=IMPORT_BATCH_SIZE):
-        """Log the next ``size`` emails of this import, as its user."""
+        """Log the next ``size`` emails of this import, as its user. An email
+        that cannot be logged is refused with the reason, never stops the rest."""
         self.ensure_one()
-        Request = self.env["mail.logging.request"].with_user(self.user_id)
+        user = self.user_id
+        Request = self.env["mail.logging.request"].with_user(user)
         requests = Request
-        for raw in itertools.islice(self._raw_emails(), self.processed_count, self.processed_count + size):
+        contents = {}
+        for attachment_id, start, end in self.email_offsets[self.processed_count:self.processed_count + size]:
+            if attachment_id not in contents:
+                contents[attachment_id] = self.env["ir.attachment"].browse(attachment_id).raw or b""
+            raw = self._strip_mbox_separator(contents[attachment_id][start:end])
             message = email.message_from_bytes(raw, policy=policy.SMTP)
-            requests |= Request._log_email(
-                message, source="import", user=self.user_id, create_contacts=self.create_contacts)
+            try:
+                with self.env.cr.savepoint():
+                    requests |= Request._log_email(
+                        message, source="import", user=user, create_contacts=self.create_contacts)
+            except Exception:  # noqa: BLE001 - one odd email among thousands must not stop the import
+                _logger.exception("Import %s: email %s could not be logged", self.id, message.get("Message-ID"))
+                requests |= Request._refuse({
+                    "source": "import", "user_id": user.id, "name": str(message.get("Subject") or ""),
+                    "email_from": str(message.get("From") or ""), "message_ref": str(message.get("Message-ID") or ""),
+                }, _("This email could not be read or logged."))
         processed = min(self.processed_count + size, self.email_count)
         values = {"processed_count": processed, "request_ids": [fields.Command.link(r.id) for r in requests]}
         if processed >= self.email_count:
-            values["state"] = "done"
+            values.update(state="done", email_offsets=False)
         self.write(values)
         if self.state == "done":
             self.attachment_ids.unlink()
-            self.user_id._bus_send("simple_notification", {
+            self.with_context(lang=user.lang).user_id._bus_send("simple_notification", {
                 "type": "success",
-                "title": _("Emails imported"),
-                "message": _("%(files)s: %(logged)s logged, %(duplicates)s already logged, %(refused)s refused.",
-                             files=self.name, logged=self.logged_count, duplicates=self.duplicate_count,
-                             refused=self.refused_count),
+                "title": self.with_context(lang=user.lang).env._("Emails imported"),
+                "message": self.with_context(lang=user.lang).env._(
+                    "%(files)s: %(logged)s logged, %(duplicates)s already logged, %(refused)s refused.",
+                    files=self.name, logged=self.logged_count, duplicates=self.duplicate_count,
+                    refused=self.refused_count),
             })
 
     @api.model
@@ -130,25 +174,28 @@ class MailLoggingImport(models.Model):
         remaining = sum(batch.email_count - batch.processed_count for batch in running)
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
 
-    def _raw_emails(self):
-        """The bytes of every email of the files, in a stable order: only the
-        emails of the current batch are parsed."""
-        for attachment in self.attachment_ids.sorted("id"):
-            yield from self._read_raw_emails(attachment.name, base64.b64decode(attachment.datas or b""))
+    @api.autovacuum
+    def _gc_abandoned_imports(self):
+        """Drafts nobody started, a day later, with their files."""
+        drafts = self.search([("state", "=", "draft"), ("create_date", "<", fields.Datetime.subtract(
+            fields.Datetime.now(), days=1))])
+        drafts.attachment_ids.unlink()
+        drafts.unlink()
 
     @api.model
-    def _read_raw_emails(self, filename, data):
-        """The emails of one file: an mbox archive (by extension or its
-        ``From `` first line) or a single RFC 5322 message."""
+    def _email_offsets(self, filename, data):
+        """``(start, end)`` of each email of one file, found once: an mbox archive
+        (by extension or its ``From `` first line), whose emails each start with a
+        ``From `` line, or a single RFC 5322 message."""
         if (filename or "").lower().endswith(".mbox") or data.startswith(b"From "):
-            with tempfile.NamedTemporaryFile(suffix=".mbox", delete=False) as archive:
-                archive.write(data)
-            try:
-                box = mailbox.mbox(archive.name, create=False)
-                for key in box.iterkeys():
-                    yield box.get_bytes(key)
-                box.close()
-            finally:
-                os.unlink(archive.name)
-        elif data.strip():
-            yield data
+            starts = [match.start() for match in MBOX_SEPARATOR.finditer(data)]
+            return [(start, end) for start, end in zip(starts, [*starts[1:], len(data)][:len(starts)], strict=True)
+                    if data[start:end].strip()]
+        return [(0, len(data))] if data.strip() else []
+
+    @api.model
+    def _strip_mbox_separator(self, raw):
+        """An mbox entry starts with its ``From `` separator line, not part of the email."""
+        if raw.startswith(b"From "):
+            return raw.split(b"\n", 1)[1] if b"\n" in raw else b""
+        return raw

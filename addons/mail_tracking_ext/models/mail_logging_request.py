@@ -75,10 +75,16 @@ class MailLoggingRequest(models.Model):
 
     def _tell_sender(self, message):
         """Answer a refused email with the reason (L4), the way Odoo's gateway
-        answers an email it cannot route: never an automatic email (loops)."""
+        answers an email it cannot route: never an automatic, bulk or mailing-list
+        email (loops, backscatter)."""
         self.ensure_one()
-        auto_submitted = (message.get("Auto-Submitted") or "no").strip().lower()
-        if auto_submitted != "no" or not email_normalize(self.email_from or ""):
+        automatic = (
+            (message.get("Auto-Submitted") or "no").strip().lower() != "no"
+            or (message.get("Precedence") or "").strip().lower() in ("bulk", "list", "junk")
+            or message.get("List-Id")
+            or (message.get("Return-Path") or "").strip() == "<>"
+        )
+        if automatic or not email_normalize(self.email_from or ""):
             return
         body = Markup("<p>%s</p><p>%s</p>") % (
             _("Your email “%(subject)s” was not logged in the CRM.", subject=self.name or _("(no subject)")),

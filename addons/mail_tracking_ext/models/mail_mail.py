@@ -1,8 +1,11 @@
 import ast
+import logging
 
 from odoo import api, models
 
 from .mail_message import LOGGED_EMAIL_REPLY_KEY
+
+_logger = logging.getLogger(__name__)
 
 
 class MailMail(models.Model):
@@ -42,9 +45,9 @@ class MailMail(models.Model):
         result = super()._postprocess_sent_message(
             success_pids, failure_reason=failure_reason, failure_type=failure_type)
         if logged:
-            # a mail of the email still to send (or to retry) needs its attachments (L6)
-            waiting = self.sudo().search([
-                ("mail_message_id", "in", logged.ids), ("state", "in", ("outgoing", "exception")),
-            ]).mail_message_id
-            (logged - waiting)._mail_log_leave_out_attachments()
+            try:
+                with self.env.cr.savepoint():
+                    logged._mail_log_settle_attachments()
+            except Exception:  # noqa: BLE001 - the email left: never report it failed (and resend it)
+                _logger.exception("Logged emails %s: could not drop the attachments not logged", logged.ids)
         return result

@@ -1,5 +1,4 @@
 import json
-import re
 
 from markupsafe import Markup
 
@@ -9,12 +8,10 @@ from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
 from odoo.tools.misc import format_datetime
 
-from ..tools.forwarded_email import FORWARD_SUBJECT
+from ..tools.forwarded_email import FORWARD_SUBJECT, REPLY_SUBJECT, conversation_topic
 
 # Latest opens and clicks per recipient the chatter receives; the counts cover all (N4).
 MAIL_TRACKING_EVENTS_SHOWN = 10
-# Subjects already answering an email (Italian Outlook writes "R:").
-REPLY_SUBJECT = re.compile(r"^\s*(?:re|r)\s*:", re.IGNORECASE)
 # Context key of a composer answering a logged email: its sent copies answer that email (L8).
 LOGGED_EMAIL_REPLY_KEY = "mail_logged_email_reply_id"
 
@@ -202,20 +199,26 @@ class MailMessage(models.Model):
 
     def _logged_email_conversation(self):
         """The messages of this email's conversation the user may read, oldest
-        first: its root, the root's answers (Odoo threads one level deep) and
-        the copies of these emails on other records, matched by Message-ID.
-        Notes and notifications of the record are not part of it."""
+        first: the email, its copies on other records (same Message-ID) and,
+        on those records, the emails on the same topic once "Re:" and "Fwd:"
+        are set aside, as mail clients group them. Odoo threads a record's
+        messages flat under its first one: parents say nothing of the
+        conversation. Notes and notifications are not part of it."""
         self.ensure_one()
-        # sudo: walks the thread's structure only, the messages are read with the user's rights below
+        # sudo: finds the conversation's ids only, the messages are read with the user's rights below
         Message = self.env["mail.message"].sudo()
-        conversation = root = self.sudo()
-        while root.parent_id and root.parent_id not in conversation:
-            root = root.parent_id
-            conversation |= root
-        conversation |= Message.search([("parent_id", "=", root.id)])
-        if headers := [header for header in conversation.mapped("message_id") if header]:
-            copies = Message.search([("message_id", "in", headers)])
-            conversation |= copies | Message.search([("parent_id", "in", copies.ids)])
+        copies = self.sudo()
+        if self.sudo().message_id:
+            copies |= Message.search([("message_id", "=", self.sudo().message_id)])
+        conversation = copies
+        if topic := conversation_topic(self.sudo().subject):
+            on_records = expression.OR([
+                [("model", "=", model), ("res_id", "=", res_id)]
+                for model, res_id in {(copy.model, copy.res_id) for copy in copies if copy.model}])
+            # a loose filter in SQL (spacing, prefixes), the exact one in Python
+            pattern = "%" + "%".join(topic.split()) + "%"
+            conversation |= Message.search(expression.AND([on_records, [("subject", "=ilike", pattern)]])).filtered(
+                lambda message: conversation_topic(message.subject) == topic)
         return self.env["mail.message"].search([
             ("id", "in", conversation.ids),
             "|", ("log_email", "=", True),  # emails logged from a mailbox are stored as notes
@@ -231,11 +234,22 @@ class MailMessage(models.Model):
         return Markup("<p><em>%s</em></p><ul>%s</ul>") % (
             _("Attachments not logged:"), Markup().join(Markup("<li>%s</li>") % line for line in left_out))
 
+    def _mail_log_settle_attachments(self):
+        """Once a logged email written in Odoo has left, to every recipient,
+        drop the attachments the company does not log (L6): they were needed
+        only to send it. An email still to send, or failed and to be resent,
+        keeps them."""
+        pending = self.env["mail.mail"].sudo().search([
+            ("mail_message_id", "in", self.ids), ("state", "in", ("outgoing", "exception")),
+        ]).mail_message_id | self.env["mail.notification"].sudo().search([
+            ("mail_message_id", "in", self.ids), ("notification_type", "=", "email"),
+            ("notification_status", "in", ("ready", "process", "exception", "bounce")),
+        ]).mail_message_id
+        (self - pending)._mail_log_leave_out_attachments()
+
     def _mail_log_leave_out_attachments(self):
-        """Once a logged email written in Odoo has left, drop the attachments the
-        company does not log (L6): they were needed only to send it."""
         for message in self.sudo():
-            company = message.author_id.user_ids[:1].company_id or message.record_company_id or self.env.company
+            company = message.record_company_id or message.author_id.user_ids[:1].company_id or self.env.company
             left_out, dropped = [], self.env["ir.attachment"].sudo()
             for attachment in message.attachment_ids:
                 if refusal := company._mail_logging_attachment_refusal(attachment.name, attachment.file_size):
@@ -245,7 +259,7 @@ class MailMessage(models.Model):
                 continue
             message.write({
                 "attachment_ids": [Command.unlink(attachment.id) for attachment in dropped],
-                "body": message.body + self._mail_log_left_out_note(left_out),
+                "body": (message.body or Markup()) + self._mail_log_left_out_note(left_out),
             })
             self._mail_log_delete_unshared(dropped)
 

@@ -82,6 +82,22 @@ class MailMessageAssociation(models.Model):
         self.sudo().search([("model", "=", records._name), ("res_id", "in", records.ids)]).unlink()
 
     @api.model
+    def _move_records(self, records, destination):
+        """Move the logged emails of ``records`` to ``destination``'s timeline
+        when they are merged into it; each email stays there once."""
+        associations = self.sudo().search([("model", "=", records._name), ("res_id", "in", records.ids)])
+        present = {association.message_id for association in self.sudo().search(
+            [("model", "=", destination._name), ("res_id", "=", destination.id)])}
+        redundant = self.sudo()
+        for association in associations:
+            message = association.message_id
+            if message in present or (message.model, message.res_id) == (destination._name, destination.id):
+                redundant |= association
+            present.add(message)
+        redundant.unlink()
+        (associations - redundant).write({"res_id": destination.id})
+
+    @api.model
     def _associate(self, message, records):
         """Add ``message`` to the timelines of ``records`` (a list of recordsets
         of any models), skipping its own record and existing associations."""

@@ -4,12 +4,14 @@ import os
 import tempfile
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from unittest.mock import patch
 
 from markupsafe import Markup
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, TransactionCase, new_test_user, tagged
+from odoo.tools import mute_logger
 
 from ..tools.forwarded_email import parse_inline_forward, strip_forward_prefix
 from .common import TrackingCase
@@ -243,6 +245,30 @@ class TestEmailLogging(TrackingCase):
         deal.unlink()
         self.assertFalse(association.exists(), "L2: a deleted record leaves the email's timelines")
         self.assertIn(("res.partner", self.carla.id), self.associated(message))
+
+    def test_l2_merged_records_keep_their_logged_emails(self):
+        """L2: merging opportunities or contacts moves their logged emails to the
+        record they are merged into, once each."""
+        deals = self.env["crm.lead"].create([
+            {"name": f"Bruno deal {n}", "type": "opportunity", "user_id": self.salesperson.id} for n in range(2)])
+        logged = {}
+        for deal in deals:  # an email on each deal's timeline only
+            logged[deal] = self.post_email(self.bruno, Markup(f"<p>About {deal.name}</p>"))
+            self.env["mail.message.association"]._associate(logged[deal], [deal])
+        # and one email on both: it stays once
+        self.env["mail.message.association"]._associate(logged[deals[0]], [deals[1]])
+        kept = deals.merge_opportunity(user_id=self.salesperson.id, auto_unlink=True)
+        self.assertEqual(deals.exists(), kept)
+        for message in logged.values():
+            self.assertEqual(len(message.association_ids.filtered(lambda a: a.model == "crm.lead")), 1,
+                             "on the merged opportunity, once")
+            self.assertIn(("crm.lead", kept.id), self.associated(message))
+
+        twin = self.env["res.partner"].create({"name": "Carla (twin)", "email": "carla@acme.example"})
+        twin_message = self.post_email(twin, Markup("<p>To the twin</p>"))
+        self.env["base.partner.merge.automatic.wizard"]._merge((self.carla | twin).ids, self.carla)
+        self.assertFalse(twin.exists())
+        self.assertIn(("res.partner", self.carla.id), self.associated(twin_message))
 
     def timeline(self, record):
         result = self.make_jsonrpc_request("/mail/thread/messages", {
@@ -585,6 +611,65 @@ class TestEmailLogging(TrackingCase):
         self.assertEqual(batch.state, "draft")
         other = self.env["mail.logging.import"].with_user(self.colleague).search([])
         self.assertNotIn(batch, other, "an import is its user's own")
+
+    def import_of(self, user, files):
+        return self.env["mail.logging.import"].with_user(user).create({
+            "attachment_ids": [fields.Command.create({
+                "name": name, "datas": base64.b64encode(data), "res_model": "mail.logging.import"})
+                for name, data in files],
+        })
+
+    def test_l7_an_import_is_driven_by_its_form_only(self):
+        """L7, hostile input over RPC: nobody runs an import as someone else, makes
+        one endless, or imports files that are not theirs."""
+        batch = self.import_of(self.salesperson, [("a.eml", build_email(self.salesperson.email, "carla@acme.example")
+                                                  .as_bytes())])
+        for values in ({"user_id": self.colleague.id}, {"state": "running"}, {"email_count": 10 ** 9},
+                       {"processed_count": 5}):
+            with self.assertRaises(AccessError):
+                batch.write(values)
+            with self.assertRaises(AccessError):
+                self.env["mail.logging.import"].with_user(self.salesperson).create(values)
+        with self.assertRaises(AccessError):
+            batch.with_user(self.colleague).action_import()
+        lead_file = self.env["ir.attachment"].create({
+            "name": "contract.eml", "raw": build_email("carla@acme.example", self.salesperson.email).as_bytes(),
+            "res_model": "crm.lead", "res_id": self.lead.id})
+        batch.attachment_ids = [fields.Command.link(lead_file.id)]
+        with self.assertRaises(UserError):
+            batch.action_import()
+        self.assertEqual((lead_file.res_model, lead_file.res_id), ("crm.lead", self.lead.id), "left where it was")
+        batch.attachment_ids = [fields.Command.unlink(lead_file.id)]
+        batch.action_import()
+        self.assertEqual((batch.state, batch.logged_count), ("done", 1))
+        with self.assertRaises(AccessError):
+            batch.attachment_ids = [fields.Command.link(lead_file.id)]
+
+    def test_l7_an_email_that_fails_is_refused_and_the_import_goes_on(self):
+        good = build_email(self.salesperson.email, "carla@acme.example", subject="Fine")
+        bad = build_email(self.salesperson.email, "carla@acme.example", subject="Broken")
+        with tempfile.TemporaryDirectory() as directory:
+            box = mailbox.mbox(os.path.join(directory, "a.mbox"))
+            box.add(bad.as_bytes())
+            box.add(good.as_bytes())
+            box.close()
+            with open(os.path.join(directory, "a.mbox"), "rb") as archive:
+                data = archive.read()
+        batch = self.import_of(self.salesperson, [("a.mbox", data)])
+        Request = self.env.registry["mail.logging.request"]
+        log_email = Request._log_email
+
+        def fail_on_broken(request, message, *args, **kwargs):
+            if "Broken" in str(message["Subject"]):
+                raise ValueError("unexpected")  # a bug or an email nobody foresaw
+            return log_email(request, message, *args, **kwargs)
+
+        with patch.object(Request, "_log_email", fail_on_broken), mute_logger(
+                "odoo.addons.mail_tracking_ext.models.mail_logging_import"):
+            batch.action_import()
+        self.assertEqual((batch.state, batch.logged_count, batch.refused_count), ("done", 1, 1))
+        refused = batch.request_ids.filtered(lambda request: request.state == "refused")
+        self.assertEqual((refused.name, refused.reason), ("Broken", "This email could not be read or logged."))
 
     def test_l7_one_imports_only_ones_own_correspondence(self):
         """L7: an email between a colleague and a customer cannot be imported by

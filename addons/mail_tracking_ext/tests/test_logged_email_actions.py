@@ -140,12 +140,16 @@ class TestLoggedEmailActions(LoggedEmailCase):
         self.assertIn("Oggetto: Logged offer", body)
 
     def test_l8_expand_lists_the_readable_conversation_oldest_first(self):
-        question = self.post_email(self.carla, Markup("<p>Earlier question</p>"), subject="Question")
+        """L8: a conversation is what a mail client groups: the same topic once
+        "Re:"/"Fwd:" are set aside, on the records the email is on. Odoo threads
+        a record flat, so the record's other emails are not part of it."""
+        question = self.post_email(self.carla, Markup("<p>Earlier question</p>"), subject="Logged offer")
         email = self.log_email()
         note = self.lead.message_post(body="internal remark", message_type="comment", subtype_xmlid="mail.mt_note")
+        other_topic = self.post_email(self.carla, Markup("<p>About the invoice</p>"), subject="Invoice 42")
         answer = self.lead.message_post(
             body=Markup("<p>Her answer</p>"), message_type="email", author_id=self.carla.id,
-            subtype_xmlid="mail.mt_comment", parent_id=email.id)
+            subtype_xmlid="mail.mt_comment", parent_id=email.id, subject="RE:  Logged  offer")
         # the same email also reached a colleague's opportunity, with an answer there
         colleague_lead = self.env["crm.lead"].create({
             "name": "Their deal", "type": "opportunity", "user_id": self.colleague.id})
@@ -154,7 +158,8 @@ class TestLoggedEmailActions(LoggedEmailCase):
             "message_id": email.message_id, "body": "<p>Logged offer</p>", "author_id": self.carla.id,
             "date": email.date - timedelta(minutes=5)})
         hidden_answer = colleague_lead.message_post(body=Markup("<p>Their answer</p>"), parent_id=copy.id,
-                                                    message_type="comment", subtype_xmlid="mail.mt_comment")
+                                                    message_type="comment", subtype_xmlid="mail.mt_comment",
+                                                    subject="R: Logged offer")
         unrelated = self.post_email(self.bruno, Markup("<p>Another deal</p>"), record=self.env["crm.lead"].create({
             "name": "Other deal", "type": "opportunity", "user_id": self.salesperson.id}))
 
@@ -167,6 +172,7 @@ class TestLoggedEmailActions(LoggedEmailCase):
         self.assertEqual(everything[:1], copy, "the copy elsewhere, older, comes first")
         self.assertIn(hidden_answer, everything)
         self.assertNotIn(note, everything)
+        self.assertNotIn(other_topic, everything, "another topic on the same opportunity is another conversation")
         self.assertNotIn(unrelated, everything)
         self.assertFalse((copy | hidden_answer) & conversation.conversation_message_ids,
                          "L8: what the user may not read stays hidden")
@@ -177,7 +183,7 @@ class TestLoggedEmailActions(LoggedEmailCase):
         logged = self.log_from_mailbox()
         answer = self.carla.message_post(body=Markup("<p>Thanks</p>"), message_type="email",
                                          author_id=self.carla.id, subtype_xmlid="mail.mt_comment",
-                                         parent_id=logged.id)
+                                         parent_id=logged.id, subject="Re: From Gmail")
         action = logged.with_user(self.salesperson).action_expand_logged_email()
         conversation = self.env[action["res_model"]].with_user(self.salesperson).browse(action["res_id"])
         self.assertEqual(conversation.conversation_message_ids, logged | answer)
@@ -240,7 +246,7 @@ class TestLoggedEmailActionsTour(LoggedEmailCase):
         self.assertFalse(logged.exists())
 
     def test_l8_expand_and_reply_from_the_contact_timeline(self):
-        self.post_email(self.carla, Markup("<p>Earlier question</p>"), subject="Question")
+        self.post_email(self.carla, Markup("<p>Earlier question</p>"), subject="Logged offer")
         self.log_email(attachments=[("offer.pdf", PDF)])
         self.start_tour(f"/odoo/contacts/{self.carla.id}", "mail_tracking_ext_logged_email_actions",
                         login="mtx_sales")

@@ -3,6 +3,7 @@ from lxml import html as lxml_html
 from odoo.tests import TransactionCase, tagged
 
 from ..tools import add_open_pixel, new_token, rewrite_links, token_digest, truncate_ip
+from ..tools.forwarded_email import conversation_topic
 from ..tools.html import is_trackable
 
 BASE = "https://crm.mycompany.example"
@@ -72,3 +73,11 @@ class TestLinkRewriting(TransactionCase):
         self.assertEqual(truncate_ip("::ffff:198.51.100.9"), "198.51.100.0")
         self.assertIsNone(truncate_ip("not-an-ip"))
         self.assertIsNone(truncate_ip(None))
+
+    def test_l8_conversation_topic_sets_reply_and_forward_prefixes_aside(self):
+        for subject in ("Offerta caffè", "Re: Offerta caffè", "R: I: Offerta  caffè", "RE: Fwd: offerta caffè",
+                        "AW: WG: Offerta caffè "):
+            self.assertEqual(conversation_topic(subject), "offerta caffè", subject)
+        self.assertEqual(conversation_topic("Re: Offerta tè"), "offerta tè")
+        self.assertEqual(conversation_topic("Reply needed"), "reply needed", "only prefixes with a colon")
+        self.assertEqual(conversation_topic(False), "")

@@ -27,6 +27,20 @@ HEADER_LINE = re.compile(r"^\s*\*?([^\s:*]{1,12})\*?\s*:\s*(.*)$")
 FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|fw|i|tr|wg|rv|enc)\s*:\s*", re.IGNORECASE)
 
 
+# "Re:" in English and Italian ("R:"), German ("AW:"), Nordic ("SV:").
+REPLY_SUBJECT = re.compile(r"^\s*(?:re|r|aw|sv)\s*:\s*", re.IGNORECASE)
+
+
+def conversation_topic(subject):
+    """``Re: Fwd: Our  Offer`` → ``our offer``: what the emails of one
+    conversation share, as mail clients group them."""
+    previous, subject = None, subject or ""
+    while previous != subject:
+        previous = subject
+        subject = FORWARD_SUBJECT.sub("", REPLY_SUBJECT.sub("", subject, count=1), count=1)
+    return " ".join(subject.split()).lower()
+
+
 def attached_original(message):
     """The first ``message/rfc822`` part of ``message``, or None."""
     for part in message.walk():
