@@ -597,6 +597,10 @@ class TestEmailLogging(TrackingCase):
                                               .logged_message_id.ids))
         self.assertEqual(len(self.env["res.partner"].search([("email", "=ilike", "%@clients.example")])), 12)
         self.assertFalse(batch.attachment_ids, "the archive is not kept once imported")
+        listed = self.env["mail.logging.import"].with_user(self.salesperson).web_search_read(
+            [], {"state": {}, "progress": {}, "logged_count": {}})["records"]
+        self.assertIn({"id": batch.id, "state": "done", "progress": 100.0, "logged_count": 240}, listed,
+                      "the user finds the import and its summary afterwards")
         with self.assertRaises(UserError):
             batch.action_import()
 
