@@ -36,6 +36,18 @@ class MailThread(models.AbstractModel):
             self.env["mail.message.association"]._associate_posted_email(message, logged_records)
         return message
 
+    def mail_tracking_untracked_recipients(self, partner_ids=()):
+        """Names of the contacts, among ``partner_ids`` and this record's
+        followers, whom an email from its chatter would reach untracked: no
+        legal basis in data-privacy mode, or Do Not Track (P1, P2). The chatter
+        shows them beside the tracking switches, as the full composer does."""
+        self.ensure_one()
+        self.check_access("read")
+        partners = self.env["res.partner"].browse(partner_ids)._filtered_access("read") | self.message_partner_ids
+        company = self.env.company
+        return [partner.display_name for partner in partners.filtered("partner_share")
+                if not partner._is_individually_trackable(company)]
+
     def _settle_log_switch(self, post_values):
         """The Log switch of an email a user writes to contacts (L1): the
         composer's value, else the user's (or the enforced company) default."""

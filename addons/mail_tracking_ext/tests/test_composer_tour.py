@@ -1,3 +1,4 @@
+from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
 from .common import TrackingCase
@@ -18,3 +19,28 @@ class TestComposerTour(TrackingCase):
         self.assertFalse(message.log_email)
         self.assertFalse(message.association_ids)
         self.assertTrue(self.salesperson.mail_track_clicks_default)
+
+    def test_p1_p2_chatter_composer_names_who_is_not_tracked(self):
+        """P1, P2: with data privacy on, the chatter composer names the recipients
+        an email would reach untracked, and follows the recipients chosen."""
+        self.env.company.mail_tracking_privacy = True
+        self.start_tour(f"/odoo/crm/{self.lead.id}", "mail_tracking_ext_composer_notice", login="mtx_sales")
+
+    def test_p1_p2_untracked_recipients_of_a_record(self):
+        self.env.company.mail_tracking_privacy = True
+        lead = self.lead.with_user(self.salesperson)
+        self.assertEqual(lead.mail_tracking_untracked_recipients([self.anna.id]), ["Anna Customer"])
+        self.anna.legal_basis = "prospect_interest"
+        self.assertEqual(lead.mail_tracking_untracked_recipients([self.anna.id]), [])
+        self.bruno.legal_basis = "consent"
+        self.bruno.do_not_track = True
+        self.lead.message_subscribe(partner_ids=(self.bruno | self.colleague.partner_id).ids)
+        self.assertEqual(lead.mail_tracking_untracked_recipients([self.anna.id]), ["Bruno Buyer"],
+                         "followers too; internal users are never tracked nor listed")
+        self.env.company.mail_tracking_privacy = False
+        self.anna.legal_basis = False
+        self.assertEqual(lead.mail_tracking_untracked_recipients([self.anna.id]), ["Bruno Buyer"])
+        hidden = self.env["crm.lead"].create({"name": "Not mine", "type": "opportunity",
+                                              "user_id": self.colleague.id})
+        with self.assertRaises(AccessError):
+            hidden.with_user(self.salesperson).mail_tracking_untracked_recipients([])

@@ -1,5 +1,5 @@
 import { Composer } from "@mail/core/common/composer";
-import { useState } from "@odoo/owl";
+import { useEffect, useState } from "@odoo/owl";
 import { session } from "@web/session";
 import { patch } from "@web/core/utils/patch";
 
@@ -16,7 +16,45 @@ patch(Composer.prototype, {
             trackOpens: Boolean(this.mailTrackingDefaults.track_opens),
             trackClicks: Boolean(this.mailTrackingDefaults.track_clicks),
             logEmail: Boolean(this.mailTrackingDefaults.log_email),
+            untracked: [],
         });
+        useEffect(
+            (recipientsKey) => {
+                if (recipientsKey !== null) {
+                    this.fetchUntrackedRecipients();
+                }
+            },
+            () => [this.mailTrackingRecipientsKey]
+        );
+    },
+    /**
+     * The checked suggested recipients, read while rendering (the template shows
+     * it) so that the composer follows them; null when no switch is shown.
+     */
+    get mailTrackingRecipientsKey() {
+        if (!this.showMailTrackingSwitches) {
+            return null;
+        }
+        return this.mailTrackingRecipientIds.join(",");
+    },
+    get mailTrackingRecipientIds() {
+        return this.thread.suggestedRecipients
+            .filter((recipient) => recipient.checked && recipient.persona)
+            .map((recipient) => recipient.persona.id)
+            .sort((a, b) => a - b);
+    },
+    /** Who would get this email untracked (P1, P2), as the full composer says. */
+    async fetchUntrackedRecipients() {
+        const thread = this.thread;
+        if (!thread.id) {
+            return;
+        }
+        this.mailTracking.untracked = await this.env.services.orm.silent.call(
+            thread.model,
+            "mail_tracking_untracked_recipients",
+            [[thread.id]],
+            { partner_ids: this.mailTrackingRecipientIds }
+        );
     },
     /** Emails written to contacts from a record's chatter, not notes nor edits. */
     get isEmailToContacts() {
