@@ -81,6 +81,13 @@ class MailTrackedRecipient(models.Model):
         ("token_digest_unique", "unique(token_digest)", "Tracking tokens are unique."),
     ]
 
+    def init(self):
+        # an author's activity feed, newest first (N2, X3)
+        tools.create_index(self.env.cr, "mail_tracked_recipient_author_sent_index", self._table,
+                           ["author_id", "sent_date"])
+        tools.create_index(self.env.cr, "mail_tracked_recipient_author_replied_index", self._table,
+                           ["author_id", "replied_date"], where="replied_date IS NOT NULL")
+
     @api.depends("event_ids")
     def _compute_engagement(self):
         stats = {
@@ -282,8 +289,8 @@ class MailTrackedRecipient(models.Model):
                  WHERE r.token_digest = %(digest)s AND m.track_opens AND p.do_not_track IS NOT TRUE
             ), event AS (
                 INSERT INTO mail_tracked_event
-                       (recipient_id, event_type, event_date, ip, user_agent, is_inferred, is_sender)
-                SELECT id, 'open', %(now)s, %(ip)s, %(user_agent)s, false, is_sender FROM recipient
+                       (recipient_id, author_id, event_type, event_date, ip, user_agent, is_inferred, is_sender)
+                SELECT id, author_id, 'open', %(now)s, %(ip)s, %(user_agent)s, false, is_sender FROM recipient
              RETURNING id
             )
             SELECT recipient.*, event.id AS event_id FROM recipient, event
@@ -327,8 +334,8 @@ class MailTrackedRecipient(models.Model):
                  WHERE r.token_digest = %(digest)s AND m.tracked_links ? %(ref)s
             ), click AS (
                 INSERT INTO mail_tracked_event
-                       (recipient_id, url, event_type, event_date, ip, user_agent, is_inferred, is_sender)
-                SELECT id, url, 'click', %(now)s, %(ip)s, %(user_agent)s, false, is_sender
+                       (recipient_id, author_id, url, event_type, event_date, ip, user_agent, is_inferred, is_sender)
+                SELECT id, author_id, url, 'click', %(now)s, %(ip)s, %(user_agent)s, false, is_sender
                   FROM target WHERE recordable
              RETURNING id
             )
@@ -373,8 +380,10 @@ class MailTrackedRecipient(models.Model):
             if state != "clicked" or previous[0] != "sent":
                 return None
             cr.execute("""
-                INSERT INTO mail_tracked_event (recipient_id, event_type, event_date, ip, user_agent, is_inferred)
-                VALUES (%(id)s, 'open', %(now)s, %(ip)s, %(user_agent)s, true)
+                INSERT INTO mail_tracked_event
+                       (recipient_id, author_id, event_type, event_date, ip, user_agent, is_inferred)
+                SELECT id, author_id, 'open', %(now)s, %(ip)s, %(user_agent)s, true
+                  FROM mail_tracked_recipient WHERE id = %(id)s
              RETURNING id
             """, dict(values, id=recipient_id))
             return cr.fetchone()[0]

@@ -1,7 +1,16 @@
 def migrate(cr, version):
-    """Email imports were throw-away wizards until 18.0.1.1.0: they become
-    records of their user, with a required owner. Wizard rows left over from
-    before hold nothing worth keeping (L7)."""
+    """18.0.1.1.0: email imports were throw-away wizards and become records of
+    their user, with a required owner: the wizard rows left over hold nothing
+    worth keeping (L7). Events carry their email's author for the activity
+    feed (X3): filled here in one statement, not by the ORM row by row."""
     cr.execute("SELECT to_regclass('mail_logging_import') IS NOT NULL")
     if cr.fetchone()[0]:
         cr.execute("DELETE FROM mail_logging_import")
+    cr.execute("SELECT to_regclass('mail_tracked_event') IS NOT NULL")
+    if cr.fetchone()[0]:
+        cr.execute("ALTER TABLE mail_tracked_event ADD COLUMN IF NOT EXISTS author_id int4")
+        cr.execute("""
+            UPDATE mail_tracked_event e SET author_id = r.author_id
+              FROM mail_tracked_recipient r
+             WHERE r.id = e.recipient_id AND e.author_id IS DISTINCT FROM r.author_id
+        """)
