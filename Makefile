@@ -2,7 +2,7 @@
 PYTHON ?= python3
 ARGS ?=
 
-.PHONY: run test bench bench-x1 bench-x2 bench-rewrite bench-send
+.PHONY: run test bench bench-x1 bench-x2 bench-x3 bench-rewrite bench-send
 
 ## run: Odoo with demo data on http://localhost:8069 + mail catcher on http://localhost:1080
 run:
@@ -33,6 +33,11 @@ bench-x1:
 ##           e.g. make bench-x2 ARGS="--profile 300"  |  ARGS="--db mydb --mails 300"
 bench-x2:
 	$(PYTHON) tests/bench/run_x2.py $(ARGS)
+
+## bench-x3: SPEC X3 in one go (chatter, lists, statistics and activity feed read with 1,000,000 events)
+##           e.g. make bench-x3 ARGS="--emails 1000 --events-per-email 100"
+bench-x3:
+	$(PYTHON) tests/bench/bench_x3.py $(ARGS)
 
 ## bench-rewrite: only the rewrite_links/add_open_pixel timing (no database, seconds)
 bench-rewrite:

@@ -6,6 +6,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models, tools
 from odoo.osv import expression
+from odoo.tools import SQL
 
 from ..tools import add_open_pixel, append_to_body, new_token, rewrite_links, token_digest, truncate_ip
 from ..tools.html import LINK_REF_LENGTH
@@ -129,10 +130,21 @@ class MailTrackedRecipient(models.Model):
                 [(field_name, "in", ids)], [field_name], ["__count", "open_rate:avg", "click_rate:avg"])
         }
         if stats:
-            for record, last_open in self.env["mail.tracked.event"]._read_group(
-                    [(field_name, "in", list(stats)), ("event_type", "=", "open"), ("is_sender", "=", False)],
-                    [field_name], ["event_date:max"]):
-                stats[record.id]["last_open"] = last_open
+            # each email's latest open from the (recipient_id, event_date) index, not every open (X3)
+            self.env["mail.tracked.event"].flush_model(["recipient_id", "event_type", "event_date", "is_sender"])
+            self.env.cr.execute(SQL("""
+                SELECT r.%(field)s, max(latest.event_date)
+                  FROM mail_tracked_recipient r
+                 CROSS JOIN LATERAL (
+                        SELECT e.event_date FROM mail_tracked_event e
+                         WHERE e.recipient_id = r.id AND e.event_type = 'open' AND e.is_sender IS NOT TRUE
+                      ORDER BY e.event_date DESC LIMIT 1) latest
+                 WHERE r.id IN %(recipients)s
+              GROUP BY r.%(field)s
+            """, field=SQL.identifier(field_name),
+                recipients=self._search([(field_name, "in", list(stats))]).subselect()))
+            for record_id, last_open in self.env.cr.fetchall():
+                stats[record_id]["last_open"] = last_open
         return stats
 
     @api.model

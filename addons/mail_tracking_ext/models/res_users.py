@@ -6,6 +6,8 @@ from odoo.tools import email_normalize
 
 # Before a user first opens the activity feed, its counter shows this much history (N2).
 FEED_UNREAD_DEFAULT_PERIOD = timedelta(days=7)
+# The top bar shows "99+" beyond: counting further is wasted on every page load (X3).
+FEED_UNREAD_SHOWN = 99
 
 
 class ResUsers(models.Model):
@@ -134,7 +136,7 @@ class ResUsers(models.Model):
         # sudo: the author sees their own emails' engagement (P4), no need to check it row by row
         return self.env["mail.tracked.engagement"].sudo().search_count([
             ("author_id", "=", self.partner_id.id), ("kind", "!=", "sent"), ("date", ">", since),
-        ])
+        ], limit=FEED_UNREAD_SHOWN + 1)
 
     @api.model
     def action_mail_tracking_feed(self):
