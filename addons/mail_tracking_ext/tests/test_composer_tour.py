@@ -44,3 +44,17 @@ class TestComposerTour(TrackingCase):
                                               "user_id": self.colleague.id})
         with self.assertRaises(AccessError):
             hidden.with_user(self.salesperson).mail_tracking_untracked_recipients([])
+
+    def test_l3_full_composer_new_recipient_is_a_logging_contact(self):
+        """L3: in the full composer, Log on, the user creates a contact for a new address
+        in the To field: it is non-marketing, the sender's, and the email is on its timeline."""
+        self.salesperson.groups_id += self.env.ref("base.group_partner_manager")
+        self.start_tour(f"/odoo/crm/{self.lead.id}", "mail_tracking_ext_full_composer_new_contact",
+                        login="mtx_sales")
+        nina = self.env["res.partner"].search([("email", "=", "nina@newco.example")])
+        self.assertEqual(len(nina), 1)
+        self.assertTrue(nina.is_non_marketing)
+        self.assertEqual(nina.user_id, self.salesperson)
+        message = self.lead.message_ids.filtered(lambda m: nina in m.partner_ids)
+        self.assertTrue(message.log_email)
+        self.assertIn(("res.partner", nina.id), [(a.model, a.res_id) for a in message.association_ids])
