@@ -113,6 +113,9 @@ class MailLoggingImport(models.Model):
         return self._action_open()
 
     def _action_open(self):
+        """The import again, in the dialog it was started from; a page reloads by itself."""
+        if self.env.context.get("mail_logging_import_page"):
+            return True
         return {
             "type": "ir.actions.act_window",
             "name": _("Import Emails to Log"),

@@ -43,8 +43,11 @@ class MailThread(models.AbstractModel):
         shows them beside the tracking switches, as the full composer does."""
         self.ensure_one()
         self.check_access("read")
-        partners = self.env["res.partner"].browse(partner_ids)._filtered_access("read") | self.message_partner_ids
-        company = self.env.company
+        # sudo: followers of another company are named by the chatter's follower list anyway
+        partners = (self.env["res.partner"].browse(partner_ids)._filtered_access("read")
+                    | self.sudo().message_partner_ids).sudo()
+        # the company whose rules the email will follow: the record's (as message_post decides)
+        company = self._mail_get_companies(default=self.env.company)[self.id]
         return [partner.display_name for partner in partners.filtered("partner_share")
                 if not partner._is_individually_trackable(company)]
 

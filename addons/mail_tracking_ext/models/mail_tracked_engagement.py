@@ -61,15 +61,16 @@ class MailTrackedEngagement(models.Model):
                        COALESCE(m.subject, m.record_name) AS subject, r.partner_id, r.email,
                        line.author_id, r.model, r.res_id, r.lead_id, line.url, line.is_inferred
                   FROM (
-                        SELECT id * 4 + 1 AS id, 'sent'::varchar AS kind, sent_date AS date, id AS recipient_id,
-                               author_id, NULL::varchar AS url, false AS is_inferred, false AS is_sender
+                        SELECT id::bigint * 4 + 1 AS id, 'sent'::varchar AS kind, sent_date AS date,
+                               id AS recipient_id, author_id, NULL::varchar AS url, false AS is_inferred,
+                               false AS is_sender
                           FROM mail_tracked_recipient
                         UNION ALL
-                        SELECT id * 4 + 3, 'replied'::varchar, replied_date, id, author_id, NULL::varchar, false,
-                               false
+                        SELECT id::bigint * 4 + 3, 'replied'::varchar, replied_date, id, author_id,
+                               NULL::varchar, false, false
                           FROM mail_tracked_recipient
                         UNION ALL
-                        SELECT id * 2, CASE event_type WHEN 'click' THEN 'clicked' ELSE 'opened' END::varchar,
+                        SELECT id::bigint * 2, CASE event_type WHEN 'click' THEN 'clicked' ELSE 'opened' END::varchar,
                                event_date, recipient_id, author_id, url, is_inferred IS TRUE, is_sender
                           FROM mail_tracked_event
                        ) line
@@ -79,9 +80,9 @@ class MailTrackedEngagement(models.Model):
             )
         """)
         # reading a page's lines by their ids goes through these, not through every row
-        for table, name, expression in (("mail_tracked_event", "event", "(id * 2)"),
-                                        ("mail_tracked_recipient", "sent", "(id * 4 + 1)"),
-                                        ("mail_tracked_recipient", "replied", "(id * 4 + 3)")):
+        for table, name, expression in (("mail_tracked_event", "event", "(id::bigint * 2)"),
+                                        ("mail_tracked_recipient", "sent", "(id::bigint * 4 + 1)"),
+                                        ("mail_tracked_recipient", "replied", "(id::bigint * 4 + 3)")):
             tools.create_index(self.env.cr, f"mail_tracked_engagement_{name}_id_index", table, [expression])
 
     def action_open_document(self):

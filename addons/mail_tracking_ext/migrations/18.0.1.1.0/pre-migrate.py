@@ -3,8 +3,14 @@ def migrate(cr, version):
     their user, with a required owner: the wizard rows left over hold nothing
     worth keeping (L7). Events carry their email's author for the activity
     feed (X3): filled here in one statement, not by the ORM row by row."""
-    cr.execute("SELECT to_regclass('mail_logging_import') IS NOT NULL")
+    cr.execute("""
+        SELECT to_regclass('mail_logging_import') IS NOT NULL AND NOT EXISTS (
+               SELECT FROM information_schema.columns
+                WHERE table_name = 'mail_logging_import' AND column_name = 'user_id')
+    """)
     if cr.fetchone()[0]:
+        # with the files they were given, which would stay otherwise
+        cr.execute("DELETE FROM ir_attachment WHERE res_model = 'mail.logging.import'")
         cr.execute("DELETE FROM mail_logging_import")
     cr.execute("SELECT to_regclass('mail_tracked_event') IS NOT NULL")
     if cr.fetchone()[0]:

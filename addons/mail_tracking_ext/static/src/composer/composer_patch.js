@@ -49,12 +49,21 @@ patch(Composer.prototype, {
         if (!thread.id) {
             return;
         }
-        this.mailTracking.untracked = await this.env.services.orm.silent.call(
-            thread.model,
-            "mail_tracking_untracked_recipients",
-            [[thread.id]],
-            { partner_ids: this.mailTrackingRecipientIds }
-        );
+        const request = (this.mailTrackingRequest = (this.mailTrackingRequest || 0) + 1);
+        let untracked = [];
+        try {
+            untracked = await this.env.services.orm.silent.call(
+                thread.model,
+                "mail_tracking_untracked_recipients",
+                [[thread.id]],
+                { partner_ids: this.mailTrackingRecipientIds }
+            );
+        } catch {
+            // a notice, not a reason to stop anybody writing: the server still decides
+        }
+        if (request === this.mailTrackingRequest) {
+            this.mailTracking.untracked = untracked;
+        }
     },
     /** Emails written to contacts from a record's chatter, not notes nor edits. */
     get isEmailToContacts() {
