@@ -17,6 +17,19 @@ NOTIFY_WINDOW = timedelta(minutes=10)
 # Subchannel of a record that the chatters showing it listen to (N4).
 MAIL_TRACKING_BUS_SUBCHANNEL = "mail_tracking_ext"
 LINK_REF = re.compile(rf"[0-9a-f]{{{LINK_REF_LENGTH}}}")
+# What the open and click statements return of the tracked email for the author's
+# notification and the live chatter (N1, N4, A2): a recipient ``r``, its message
+# ``m`` and contact ``p``, and ``%(session_uid)s``, the browser's logged-in user.
+ENGAGEMENT_ROW_COLUMNS = """
+    r.id, r.state, r.first_open_date, r.message_id, r.partner_id, r.email, r.is_aggregate,
+    p.name AS partner_name, m.author_id, m.model, m.res_id, COALESCE(m.subject, m.record_name) AS subject,
+    EXISTS (SELECT FROM res_users u WHERE u.id = %(session_uid)s AND u.partner_id = m.author_id) AS is_sender,
+    (SELECT bool_or(u.mail_tracking_notify) FROM res_users u
+      WHERE u.partner_id = m.author_id AND u.active AND NOT u.share) AS author_notify"""
+ENGAGEMENT_ROW_JOINS = """
+    FROM mail_tracked_recipient r
+    JOIN mail_message m ON m.id = r.message_id
+    LEFT JOIN res_partner p ON p.id = r.partner_id"""
 
 
 class MailTrackedRecipient(models.Model):
@@ -283,21 +296,13 @@ class MailTrackedRecipient(models.Model):
         values = dict(self._event_values(token, ip, user_agent), session_uid=session_uid)
         if not values["digest"]:
             return
-        self.env.cr.execute("""
+        self.env.cr.execute(f"""
             WITH recipient AS (
-                SELECT r.id, r.state, r.first_open_date, r.message_id, r.partner_id, r.email, r.is_aggregate,
-                       p.name AS partner_name, m.author_id, m.model, m.res_id,
-                       COALESCE(m.subject, m.record_name) AS subject,
-                       EXISTS (SELECT FROM res_users u
-                                WHERE u.id = %(session_uid)s AND u.partner_id = m.author_id) AS is_sender,
-                       (SELECT bool_or(u.mail_tracking_notify) FROM res_users u
-                         WHERE u.partner_id = m.author_id AND u.active AND NOT u.share) AS author_notify,
+                SELECT {ENGAGEMENT_ROW_COLUMNS},
                        (SELECT e.event_date FROM mail_tracked_event e
                          WHERE e.recipient_id = r.id AND e.event_type = 'open' AND e.is_sender IS NOT TRUE
                       ORDER BY e.event_date DESC LIMIT 1) AS previous_date
-                  FROM mail_tracked_recipient r
-                  JOIN mail_message m ON m.id = r.message_id
-             LEFT JOIN res_partner p ON p.id = r.partner_id
+                  {ENGAGEMENT_ROW_JOINS}
                  WHERE r.token_digest = %(digest)s AND m.track_opens AND p.do_not_track IS NOT TRUE
             ), event AS (
                 INSERT INTO mail_tracked_event
@@ -324,25 +329,16 @@ class MailTrackedRecipient(models.Model):
                       session_uid=session_uid)
         if not values["digest"] or not LINK_REF.fullmatch(ref or ""):
             return None
-        self.env.cr.execute("""
+        self.env.cr.execute(f"""
             WITH target AS (
-                SELECT r.id, r.state, m.tracked_links ->> %(ref)s AS url,
+                SELECT {ENGAGEMENT_ROW_COLUMNS}, m.tracked_links ->> %(ref)s AS url,
                        %(record)s AND m.track_clicks AND p.do_not_track IS NOT TRUE AS recordable,
-                       r.first_open_date, r.message_id, r.partner_id, r.email, r.is_aggregate,
-                       p.name AS partner_name, m.author_id, m.model, m.res_id,
-                       COALESCE(m.subject, m.record_name) AS subject,
-                       EXISTS (SELECT FROM res_users u
-                                WHERE u.id = %(session_uid)s AND u.partner_id = m.author_id) AS is_sender,
-                       (SELECT bool_or(u.mail_tracking_notify) FROM res_users u
-                         WHERE u.partner_id = m.author_id AND u.active AND NOT u.share) AS author_notify,
                        (SELECT e.event_date FROM mail_tracked_event e
                          WHERE e.recipient_id = r.id AND e.event_type = 'click'
                            AND e.url = m.tracked_links ->> %(ref)s
                            AND e.is_sender IS NOT TRUE
                       ORDER BY e.event_date DESC LIMIT 1) AS previous_date
-                  FROM mail_tracked_recipient r
-                  JOIN mail_message m ON m.id = r.message_id
-             LEFT JOIN res_partner p ON p.id = r.partner_id
+                  {ENGAGEMENT_ROW_JOINS}
                  WHERE r.token_digest = %(digest)s AND m.tracked_links ? %(ref)s
             ), click AS (
                 INSERT INTO mail_tracked_event
