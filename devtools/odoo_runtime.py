@@ -1,8 +1,10 @@
-"""Run a real Odoo 18 next to this repository: locate it, build command lines,
+"""Run a real Odoo next to this repository: locate it, build command lines,
 create/drop databases, start a server and talk JSON-RPC to it.
 
-Used by ``scripts/`` and the end-to-end tests. Pure Python: Odoo is only ever
-run as a subprocess (``odoo-bin``), never imported here.
+Used by ``scripts/`` and the end-to-end tests, in the project's environment
+(``.venv/<ODOO_VERSION>``, built by ``scripts/bootstrap.py``, where Odoo is
+importable). Odoo is only ever run as a subprocess (``odoo-bin``), never
+imported here.
 
 Environment overrides:
 
@@ -46,7 +48,7 @@ _LOG_LEVEL_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (DEBUG|INFO
 
 
 class OdooNotFound(RuntimeError):
-    """Odoo 18 is not installed where this machine's python3 can import it."""
+    """Odoo is not importable by this Python (not the project's environment?)."""
 
 
 # -- locating Odoo -----------------------------------------------------------
@@ -61,14 +63,15 @@ def odoo_bin():
     spec = importlib.util.find_spec("odoo")
     if spec is None or not spec.submodule_search_locations:
         raise OdooNotFound(
-            f"`import odoo` fails for {sys.executable}: install Odoo 18 (source tree with odoo-bin) "
-            "and put it on this python's path (e.g. a .pth file), or set ODOO_BIN=/path/to/odoo-bin"
+            f"`import odoo` fails for {sys.executable}: run through `make` (or scripts/bootstrap.py, then "
+            "the project's .venv/<version>/bin/python), or set ODOO_BIN=/path/to/odoo-bin"
         )
     root = os.path.dirname(os.path.abspath(list(spec.submodule_search_locations)[0]))
-    path = os.path.join(root, "odoo-bin")
-    if not os.path.isfile(path):
-        raise OdooNotFound(f"`odoo` is importable from {root} but {path} is missing; set ODOO_BIN")
-    return path
+    # a git checkout has odoo-bin; Odoo's nightly source archives have setup/odoo
+    for path in (os.path.join(root, "odoo-bin"), os.path.join(root, "setup", "odoo")):
+        if os.path.isfile(path):
+            return path
+    raise OdooNotFound(f"`odoo` is importable from {root} but it has no odoo-bin; set ODOO_BIN")
 
 
 def odoo_python():
@@ -80,6 +83,8 @@ def core_addons_paths():
     if env:
         return [p for p in env.split(",") if p]
     root = os.path.dirname(odoo_bin())
+    if os.path.basename(root) == "setup":
+        root = os.path.dirname(root)
     return [p for p in (os.path.join(root, "addons"), os.path.join(root, "odoo", "addons")) if os.path.isdir(p)]
 
 
@@ -232,10 +237,11 @@ def module_dependencies(module=MODULE):
 # -- odoo-bin command lines ----------------------------------------------------
 
 def odoo_cmd(db, *args, smtp_port=None, demo=True, log_level="warn", http_port=None,
-             extra_oca=False, workers=None, subcommand=None):
+             extra_oca=False, workers=None, gevent_port=None, subcommand=None):
     """odoo-bin argv for database ``db``; ``args`` are appended (e.g. "-i", MODULE, "--stop-after-init").
 
-    ``subcommand`` (e.g. "shell") goes right after odoo-bin.
+    ``subcommand`` (e.g. "shell") goes right after odoo-bin. With ``workers``, the gevent
+    worker (live updates over /websocket) listens on ``gevent_port`` (default: a free one).
     """
     params = db_params()
     cmd = [odoo_python(), odoo_bin()] + ([subcommand] if subcommand else []) + [
@@ -257,7 +263,7 @@ def odoo_cmd(db, *args, smtp_port=None, demo=True, log_level="warn", http_port=N
     if workers is not None:
         cmd += ["--workers", str(workers)]
         if workers:
-            cmd += ["--gevent-port", str(free_port())]
+            cmd += ["--gevent-port", str(gevent_port or free_port())]
     if "--data-dir" not in args and os.environ.get("ODOO_DATA_DIR"):
         cmd += ["--data-dir", os.environ["ODOO_DATA_DIR"]]
     return cmd + [str(a) for a in args]
@@ -309,6 +315,7 @@ class OdooServer:
         self.db = db
         self.http_port = http_port or free_port()
         self.workers = workers
+        self.gevent_port = free_port() if workers else None
         self.smtp_port = smtp_port
         self.extra_oca = extra_oca
         self.log_level = log_level
@@ -326,7 +333,8 @@ class OdooServer:
 
     def command(self):
         return odoo_cmd(self.db, *self.extra_args, smtp_port=self.smtp_port, log_level=self.log_level,
-                        http_port=self.http_port, extra_oca=self.extra_oca, workers=self.workers)
+                        http_port=self.http_port, extra_oca=self.extra_oca, workers=self.workers,
+                        gevent_port=self.gevent_port)
 
     def start(self, timeout=120, stream_log=False):
         """Start odoo-bin and wait until /web/health answers. With stream_log, the log goes to our stdout."""

@@ -6,11 +6,16 @@
 * mail catcher: SMTP 127.0.0.1:1025, web http://localhost:1080 (.eml files in .caught-mail/)
 * Odoo: http://localhost:8069 with ``--smtp 127.0.0.1 --smtp-port 1025``
 
+``--workers=N`` runs Odoo in prefork mode, as in production: N HTTP workers and the gevent
+worker that carries live updates, behind a small reverse proxy on ODOO_HTTP_PORT that sends
+``/websocket`` to the gevent worker (:mod:`devtools.front_proxy`, what nginx does in production).
+
 Ctrl-C stops both. Environment overrides: ODOO_HTTP_PORT, MAIL_CATCHER_SMTP_PORT,
 MAIL_CATCHER_HTTP_PORT, MAIL_CATCHER_DIR, MTX_DEMO_DB, ODOO_LOG_LEVEL (default: info),
 MTX_FRESH=1 (drop and recreate the database).
 """
 
+import argparse
 import os
 import signal
 import socket
@@ -19,6 +24,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from devtools import odoo_runtime as rt  # noqa: E402
+from devtools.front_proxy import FrontProxy  # noqa: E402
 from devtools.mail_catcher import MailCatcher  # noqa: E402
 
 DB = os.environ.get("MTX_DEMO_DB", "mail_tracking_ext_demo")
@@ -40,10 +46,14 @@ def port_busy(port):
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="Odoo HTTP workers (prefork mode, with the gevent worker); default 0: threaded")
+    args = parser.parse_args()
     try:
         rt.odoo_bin()
     except rt.OdooNotFound as exc:
-        print(f"Odoo 18 not found: {exc}", file=sys.stderr)
+        print(f"Odoo not found: {exc}", file=sys.stderr)
         return 1
     for port, var in ((HTTP_PORT, "ODOO_HTTP_PORT"), (SMTP_PORT, "MAIL_CATCHER_SMTP_PORT"),
                       (CATCHER_HTTP_PORT, "MAIL_CATCHER_HTTP_PORT")):
@@ -53,7 +63,7 @@ def main():
 
     catcher = MailCatcher(SMTP_PORT, CATCHER_HTTP_PORT, MAIL_DIR, http_host="127.0.0.1").start()
     print(f"Mail catcher: SMTP 127.0.0.1:{SMTP_PORT}, web http://localhost:{CATCHER_HTTP_PORT}", flush=True)
-    server = None
+    server = proxy = None
     try:
         if os.environ.get("MTX_FRESH") == "1":
             rt.drop_db(DB)
@@ -70,14 +80,17 @@ def main():
         base_url = f"http://localhost:{HTTP_PORT}"
         rt.query(DB, "UPDATE ir_config_parameter SET value = %s WHERE key = 'web.base.url'", (base_url,))
 
-        server = rt.OdooServer(DB, http_port=HTTP_PORT, smtp_port=SMTP_PORT, log_level=LOG_LEVEL,
-                               host="localhost")
+        server = rt.OdooServer(DB, http_port=rt.free_port() if args.workers else HTTP_PORT, smtp_port=SMTP_PORT,
+                               log_level=LOG_LEVEL, host="localhost", workers=args.workers)
+        if args.workers:
+            proxy = FrontProxy(HTTP_PORT, http_port=server.http_port, gevent_port=server.gevent_port).start()
         server.start(stream_log=True, timeout=180)
         print(f"""
 ================================================================
  Odoo:         {base_url}/web/login   (database {DB})
                admin / admin       (administrator)
                demo  / demo        (demo salesperson)
+               {f"{args.workers} HTTP workers + the gevent worker (live updates)" if args.workers else "threaded mode"}
  Caught mail:  http://localhost:{CATCHER_HTTP_PORT}   (.eml files in {MAIL_DIR})
  Ctrl-C stops Odoo and the mail catcher.
 ================================================================
@@ -96,6 +109,8 @@ def main():
     finally:
         if server:
             server.stop()
+        if proxy:
+            proxy.stop()
         catcher.stop()
 
 

@@ -46,7 +46,7 @@ def pytest_sessionstart(session):
     try:
         rt.odoo_bin()
     except rt.OdooNotFound as exc:
-        pytest.exit(f"Odoo 18 not found: {exc}", returncode=1)
+        pytest.exit(f"Odoo not found: {exc}", returncode=1)
 
 
 @pytest.fixture(scope="session")

@@ -4,14 +4,17 @@ SMTP server receives what was delivered, and the recipient's mail client
 a logged email reaches a new address whole and is logged without what the
 company does not keep (L3, L6)."""
 import base64
+import json
 import re
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
 import requests
+import websocket
 
 from devtools import odoo_runtime as rt
 from devtools.mail_catcher import MailCatcher
@@ -276,6 +279,61 @@ def test_t1_t8_simultaneous_first_opens_and_clicks_are_counted_once(odoo_server,
         (crm["bruno"], "opened", True, 0, len(opens), 0),
     ])
     assert odoo_server.log_text().count("could not serialize access") == failures_before
+
+
+def test_n4_e0_live_update_reaches_the_author_through_the_gevent_worker(odoo_server, mail_catcher, crm):
+    """N4 in the deployment people use (E0): Odoo with --workers=2, where the gevent worker
+    serves /websocket. The author's browser, subscribed over a real websocket, hears of the
+    open an HTTP worker records. A gevent worker that cannot start (as with the machine's
+    setuptools and zope.interface) fails this test."""
+    server = rt.OdooServer(odoo_server.db, workers=2, smtp_port=mail_catcher.smtp_port)
+    with server:
+        login = f"sales{crm['suffix']}"
+        author = Salesperson(server, login, f"{login}-pw")
+        socket = connect_websocket(server, author.session.cookies["session_id"])
+        try:
+            socket.send(json.dumps({"event_name": "subscribe", "data": {"channels": [], "last": 0}}))
+            mail_catcher.clear()
+            message_id = author.post(crm["lead"], [crm["anna"]])
+            pixel = PIXEL.search(html_part(mail_catcher.wait_for(1)[0])).group(1)
+            opened = requests.get(pixel.replace(odoo_server.url, server.url), timeout=10)
+            assert opened.status_code == 200
+            update = next_notification(socket, "mail_tracking_ext/engagement",
+                                       lambda payload: payload.get("message_id") == message_id)
+        finally:
+            socket.close()
+        assert update["for_author"] and update["recipient"]["state"] == "opened"
+        log = server.log_text()
+    assert "DistributionNotFound" not in log and not rt.log_problems(log), rt.log_problems(log) or log[-3000:]
+
+
+def connect_websocket(server, session_id, timeout=60):
+    """A websocket to the gevent worker, once it is up (it starts after the HTTP workers)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return websocket.create_connection(
+                f"ws://127.0.0.1:{server.gevent_port}/websocket", cookie=f"session_id={session_id}",
+                origin=server.url, timeout=5)
+        except (OSError, websocket.WebSocketException):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no websocket on the gevent port within {timeout}s:\n{server.log_tail()}")
+            time.sleep(0.5)
+
+
+def next_notification(socket, kind, matches, timeout=30):
+    """The payload of the first ``kind`` notification that ``matches``, read off the websocket."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            frame = socket.recv()
+        except websocket.WebSocketTimeoutException:
+            continue
+        for notification in json.loads(frame) if frame else []:
+            message = notification.get("message", {})
+            if message.get("type") == kind and matches(message.get("payload", {})):
+                return message["payload"]
+    raise AssertionError(f"no {kind} notification within {timeout}s")
 
 
 def test_t10_never_track_list_and_t9_empty_body(odoo_server, mail_catcher, crm):
