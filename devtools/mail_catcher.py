@@ -18,6 +18,13 @@ In-process (tests)::
     catcher.wait_for(1)
     msg = catcher.messages()[0]          # email.message.EmailMessage
     catcher.stop()
+
+Faults, as real SMTP servers make them (tests of what the sender does then)::
+
+    catcher.refuse("bad@x.example")                        # RCPT answered 550 5.1.1 (permanent)
+    catcher.refuse("busy@x.example", code=451, times=1)    # 451 once, then accepted
+    catcher.drop_connection("flaky@x.example")             # connection closed after its DATA, once
+    catcher.clear_faults()
 """
 
 import argparse
@@ -72,11 +79,28 @@ class CaughtMail:
         }
 
 
+@dataclass
+class _Refusal:
+    code: int
+    text: str
+    times: int = None  # None: always
+
+
 class _SmtpHandler:
     def __init__(self, catcher):
         self.catcher = catcher
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        refusal = self.catcher._take_refusal(address)
+        if refusal:
+            return f"{refusal.code} {refusal.text}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
+        if self.catcher._take_drop(envelope.rcpt_tos):
+            server.transport.close()  # the client sees the connection drop before any answer
+            return "421 closing"
         self.catcher._store(envelope.mail_from, envelope.rcpt_tos, envelope.original_content or envelope.content)
         return "250 Message accepted for delivery"
 
@@ -93,6 +117,8 @@ class MailCatcher:
             self.http_port = _free_port(self.http_host)
         self.directory = directory
         self._mails = []
+        self._refusals = {}
+        self._drops = set()
         self._next_id = 1
         self._lock = threading.Lock()
         self._controller = None
@@ -136,6 +162,37 @@ class MailCatcher:
     @property
     def http_url(self):
         return f"http://{self.http_host}:{self.http_port}"
+
+    # -- faults ----------------------------------------------------------
+    def refuse(self, address, code=550, text="5.1.1 No such user here", times=None):
+        """Answer RCPT TO:<address> with ``code`` (``times`` times, or always)."""
+        with self._lock:
+            self._refusals[address.lower()] = _Refusal(code, text, times)
+
+    def drop_connection(self, address):
+        """Close the connection once, after the DATA of a message to ``address``, without answering."""
+        with self._lock:
+            self._drops.add(address.lower())
+
+    def clear_faults(self):
+        with self._lock:
+            self._refusals.clear()
+            self._drops.clear()
+
+    def _take_refusal(self, address):
+        with self._lock:
+            refusal = self._refusals.get(address.lower())
+            if refusal and refusal.times is not None:
+                refusal.times -= 1
+                if refusal.times <= 0:
+                    del self._refusals[address.lower()]
+            return refusal
+
+    def _take_drop(self, rcpt_tos):
+        with self._lock:
+            dropped = self._drops.intersection(address.lower() for address in rcpt_tos)
+            self._drops -= dropped
+            return bool(dropped)
 
     # -- storage ---------------------------------------------------------
     def _store(self, mail_from, rcpt_tos, raw):

@@ -34,6 +34,7 @@ import zipfile
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 from devtools import postgres  # noqa: E402 - standard library only, like this script
+
 VERSION = os.environ.get("ODOO_VERSION", "18.0")
 ENV_DIR = os.path.join(REPO_ROOT, ".venv", VERSION)
 ENV_PYTHON = os.path.join(ENV_DIR, "bin", "python")

@@ -150,8 +150,8 @@ class OdooPhase:
             return
         print(f"[odoo] installed in {time.monotonic() - started:.0f}s", flush=True)
         params = rt.db_params()
-        args = ["-p", "odoo", "-p", "devtools.pytest_odoo_runner", f"--odoo-database={self.db}", f"--odoo-addons-path={rt.addons_path()}",
-                "--odoo-http", "--odoo-log-level=warn",
+        args = ["-p", "odoo", "-p", "devtools.pytest_odoo_runner", f"--odoo-database={self.db}",
+                f"--odoo-addons-path={rt.addons_path()}", "--odoo-http", "--odoo-log-level=warn",
                 f"--odoo-extra=db_host={params['host']}", f"--odoo-extra=db_port={params['port']}"]
         if params["user"]:
             args.append(f"--odoo-extra=db_user={params['user']}")
@@ -202,7 +202,7 @@ def main():
             e2e.start(stream=args.e2e_only)
         for phase in (odoo, e2e):
             if phase:
-                totals = [a + b for a, b in zip(totals, phase.finish())]
+                totals = [a + b for a, b in zip(totals, phase.finish(), strict=False)]
     except KeyboardInterrupt:
         totals[1] += 1
         print("interrupted", file=sys.stderr)

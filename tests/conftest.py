@@ -15,11 +15,14 @@ Benchmarks (anything under tests/bench, or marked ``@pytest.mark.bench``) only r
 """
 
 import os
+import uuid
 
 import pytest
 
 from devtools import odoo_runtime as rt
 from devtools.mail_catcher import MailCatcher
+
+from e2e_crm import create_salesperson, unfollow_admin
 
 RUN_ID = os.getpid()
 BENCH_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench")
@@ -109,3 +112,18 @@ def odoo_server(mail_catcher, new_db):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def crm(odoo_server):
+    """A salesperson, two contacts and an opportunity, once per module."""
+    suffix = uuid.uuid4().hex[:6]
+    sales = create_salesperson(odoo_server, f"sales{suffix}")
+    anna, bruno = (
+        odoo_server.rpc("res.partner", "create", {"name": name, "email": f"{name.lower()}{suffix}@customer.example"})
+        for name in ("Anna", "Bruno"))
+    uid = odoo_server.login(f"sales{suffix}", f"sales{suffix}-pw")
+    lead = odoo_server.rpc("crm.lead", "create", {"name": "Big deal", "type": "opportunity", "user_id": uid})
+    unfollow_admin(odoo_server, lead)
+    return {"sales": sales, "sales_login": f"sales{suffix}", "anna": anna, "bruno": bruno, "lead": lead,
+            "suffix": suffix}

@@ -5,92 +5,18 @@ a logged email reaches a new address whole and is logged without what the
 company does not keep (L3, L6)."""
 import base64
 import json
-import re
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import pytest
 import requests
 import websocket
 
 from devtools import odoo_runtime as rt
-from devtools.mail_catcher import MailCatcher
 
-PIXEL = re.compile(r'src="(http[^"]+/email-tracking/open/([A-Za-z0-9_-]+)\.gif)"')
-CLICK = re.compile(r'href="(http[^"]+/email-tracking/click/([A-Za-z0-9_-]+)/([0-9a-f]+))"')
-TRICKY_URL = "https://shop.example/offerta?q=a%20b&lang=it#dettagli"
-BODY = (
-    "<p>Buongiorno, ecco la nostra offerta.</p>"
-    '<p><a href="https://shop.example/first">catalogo</a> '
-    f'<a href="{TRICKY_URL.replace("&", "&amp;")}">offerta</a> '
-    '<a href="mailto:sales@mycompany.example">scrivici</a></p>'
-)
-
-
-def html_part(message):
-    return message.get_body(preferencelist=("html",)).get_content()
-
-
-def to_of(message):
-    return message["To"]
-
-
-class Salesperson:
-    """A logged-in salesperson using the chatter's real routes."""
-
-    def __init__(self, server, login, password):
-        self.server, self.session = server, requests.Session()
-        response = self.session.post(f"{server.url}/web/session/authenticate", json={
-            "params": {"db": server.db, "login": login, "password": password}}, timeout=30)
-        assert response.json().get("result", {}).get("uid"), response.text
-
-    def post(self, lead_id, partner_ids, body=BODY, queue=False, **switches):
-        response = self.session.post(f"{self.server.url}/mail/message/post", json={"params": {
-            "thread_model": "crm.lead", "thread_id": lead_id,
-            "post_data": {"body": body, "message_type": "comment", "subtype_xmlid": "mail.mt_comment",
-                          "partner_ids": partner_ids, **switches},
-            "context": {"mail_notify_force_send": not queue},
-        }}, timeout=60)
-        result = response.json()
-        assert "error" not in result, result
-        return max(message["id"] for message in result["result"]["mail.message"])
-
-
-def create_salesperson(server, login):
-    group = server.rpc("ir.model.data", "search_read",
-                       [("module", "=", "sales_team"), ("name", "=", "group_sale_salesman")], ["res_id"])
-    server.rpc("res.users", "create", {
-        "name": login.title(), "login": login, "password": f"{login}-pw", "email": f"{login}@mycompany.example",
-        "groups_id": [(6, 0, [group[0]["res_id"]])]})
-    return Salesperson(server, login, f"{login}-pw")
-
-
-@pytest.fixture(scope="module")
-def crm(odoo_server):
-    """A salesperson, two contacts and an opportunity, once per module."""
-    suffix = uuid.uuid4().hex[:6]
-    sales = create_salesperson(odoo_server, f"sales{suffix}")
-    anna, bruno = (
-        odoo_server.rpc("res.partner", "create", {"name": name, "email": f"{name.lower()}{suffix}@customer.example"})
-        for name in ("Anna", "Bruno"))
-    uid = odoo_server.login(f"sales{suffix}", f"sales{suffix}-pw")
-    lead = odoo_server.rpc("crm.lead", "create", {"name": "Big deal", "type": "opportunity", "user_id": uid})
-    unfollow_admin(odoo_server, lead)
-    return {"sales": sales, "anna": anna, "bruno": bruno, "lead": lead, "suffix": suffix}
-
-
-def unfollow_admin(server, lead):
-    """Only the contacts written to receive the emails of these tests."""
-    admin_partner = server.rpc("res.users", "read", [server.login()], ["partner_id"])[0]["partner_id"][0]
-    server.rpc("crm.lead", "message_unsubscribe", [lead], partner_ids=[admin_partner])
-
-
-def tracking_of(server, message_id):
-    return server.rpc("mail.tracked.recipient", "search_read", [("message_id", "=", message_id)],
-                      ["partner_id", "email", "state", "open_count", "click_count", "is_aggregate"])
+from e2e_crm import BODY, CLICK, PIXEL, TRICKY_URL, Salesperson, crm_on, html_part, to_of, tracking_of
 
 
 def test_t1_t2_t7_each_recipient_tracked_separately_over_real_smtp_and_http(odoo_server, mail_catcher, crm):
@@ -389,27 +315,6 @@ def test_r5_smtp_failure_behaves_as_odoo_and_records_nothing(odoo_server, mail_c
     token = PIXEL.search(html_part(delivered[0])).group(2)
     assert [r["state"] for r in tracking_of(odoo_server, message_id)] == ["sent"]
     assert token
-
-
-@contextmanager
-def crm_on(db, login, contact_email):
-    """A server of its own on ``db`` with a catcher, a salesperson, a contact and
-    the salesperson's opportunity: ``(server, catcher, salesperson, contact, lead)``."""
-    with MailCatcher(smtp_port=0, http_port=0) as catcher:
-        server = rt.OdooServer(db, smtp_port=catcher.smtp_port, extra_args=["--max-cron-threads", "0"])
-        rt.query(db, "UPDATE ir_mail_server SET active = false")
-        server.start()
-        try:
-            rt.query(db, "UPDATE ir_config_parameter SET value = %s WHERE key = 'web.base.url'", (server.url,))
-            sales = create_salesperson(server, login)
-            contact = server.rpc("res.partner", "create", {"name": "Anna", "email": contact_email})
-            lead = server.rpc("crm.lead", "create", {"name": db, "type": "opportunity",
-                                                      "user_id": server.login(login, f"{login}-pw")})
-            unfollow_admin(server, lead)
-            catcher.clear()
-            yield server, catcher, sales, contact, lead
-        finally:
-            server.stop()
 
 
 def test_t11_switches_off_delivers_what_odoo_alone_delivers(new_db):

@@ -37,16 +37,25 @@ class MailTrackingController(http.Controller):
     @http.route("/email-tracking/click/<string:token>/<string:ref>", type="http", auth="none",
                 methods=["GET", "HEAD"], csrf=False, save_session=False, readonly=False)
     def click(self, token, ref, **_kwargs):
-        """Redirect to the stored original URL, or 404 (T2, R2)."""
+        """Redirect to the stored original URL (T2, R2); for a link that leads
+        nowhere any more (its email deleted), a page that says so in the
+        visitor's language, with a 404 status."""
         url = request.env["mail.tracked.recipient"]._record_click(
             token, ref, request.httprequest.remote_addr, request.httprequest.user_agent.string,
             record=request.httprequest.method == "GET", session_uid=request.session.uid)
         if not url:
-            raise NotFound()
+            return self._link_expired_page()
         # not request.redirect(): website would rewrite the target
         response = werkzeug.utils.redirect(url, code=302, Response=http.Response)
         response.headers.extend(NO_STORE)
         return response
+
+    def _link_expired_page(self):
+        lang = request.best_lang and request.env["res.lang"].sudo()._get_code(request.best_lang)
+        lang = lang or "en_US"
+        page = "<!DOCTYPE html>\n" + request.env["ir.qweb"].sudo().with_context(lang=lang)._render(
+            "mail_tracking_ext.link_expired_page", {"html_lang": lang.replace("_", "-")})
+        return request.make_response(page, [("Content-Type", "text/html; charset=utf-8"), *NO_STORE], status=404)
 
     @http.route("/email-tracking/optout/<string:token>", type="http", auth="public",
                 methods=["GET", "POST"], website=False, sitemap=False, readonly=False)

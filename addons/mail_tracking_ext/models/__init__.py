@@ -6,6 +6,7 @@ from . import mail_tracked_event
 from . import mail_tracked_engagement
 from . import mail_message
 from . import mail_mail
+from . import ir_mail_server
 from . import mail_thread
 from . import ir_http
 from . import res_company

@@ -8,7 +8,16 @@ from odoo import api, fields, models, tools
 from odoo.osv import expression
 from odoo.tools import SQL
 
-from ..tools import add_open_pixel, append_to_body, new_token, rewrite_links, token_digest, truncate_ip
+from ..tools import (
+    add_open_pixel,
+    append_to_body,
+    message_id_of,
+    message_key,
+    new_token,
+    rewrite_links,
+    token_digest,
+    truncate_ip,
+)
 from ..tools.html import LINK_REF_LENGTH
 
 USER_AGENT_MAX_LENGTH = 512
@@ -17,6 +26,12 @@ NOTIFY_WINDOW = timedelta(minutes=10)
 # Subchannel of a record that the chatters showing it listen to (N4).
 MAIL_TRACKING_BUS_SUBCHANNEL = "mail_tracking_ext"
 LINK_REF = re.compile(rf"[0-9a-f]{{{LINK_REF_LENGTH}}}")
+# Names, inside Odoo only, the tracked copy an outgoing message is: ir.mail_server takes it
+# off before the message leaves (T11) and so learns which copies the SMTP server accepted.
+COPY_HEADER = "X-Mail-Tracking-Ext-Copy"
+# The cursor's record of this transaction's copies: {"prepared": {mail id: {recipient ids}},
+# "accepted": {recipient ids}}; only ids, so nothing outlives the cursor.
+COPIES_CACHE_KEY = "mail_tracking_ext.copies"
 # What the open and click statements return of the tracked email for the author's
 # notification and the live chatter (N1, N4, A2): a recipient ``r``, its message
 # ``m`` and contact ``p``, and ``%(session_uid)s``, the browser's logged-in user.
@@ -205,7 +220,8 @@ class MailTrackedRecipient(models.Model):
         if not personal and not shared:
             return email_list
 
-        tokens = [new_token() for _values in personal]
+        key = message_key(message.id, self._token_secret())
+        tokens = [new_token(key) for _values in personal]
         create_values = [{
             "message_id": message.id,
             "mail_id_int": mail.id,
@@ -213,7 +229,7 @@ class MailTrackedRecipient(models.Model):
             "email": ", ".join(values["email_to_normalized"]),
             "token_digest": token_digest(token),
         } for values, token in zip(personal, tokens, strict=True)]
-        shared_token = new_token()
+        shared_token = new_token(key)
         if shared:
             create_values.append({
                 "message_id": message.id,
@@ -221,7 +237,11 @@ class MailTrackedRecipient(models.Model):
                 "is_aggregate": True,
                 "token_digest": token_digest(shared_token),
             })
-        self.sudo().create(create_values)
+        copies = self.sudo().create(create_values)
+        self._copies_prepared(mail, copies)
+        personal_copies, aggregate = copies[:len(personal)], copies[len(personal):]
+        for values, copy in [*zip(personal, personal_copies, strict=True), *((values, aggregate) for values in shared)]:
+            values["headers"] = {**values["headers"], COPY_HEADER: str(copy.id)}
         if message.model and message.model not in self._tracked_models():
             self.env.registry.clear_cache()
 
@@ -260,17 +280,35 @@ class MailTrackedRecipient(models.Model):
         ) % (url, label))
 
     @api.model
-    def _discard_unsent(self, mails, success_pids, failure_type):
-        """Forget the recipients whose message did not leave (R5): their token
-        was never delivered, so no event could ever be recorded for them."""
-        failed_mail_ids = set(mails.filtered(lambda mail: mail.state == "exception").ids)
-        if not failed_mail_ids and not failure_type:
+    def _token_secret(self):
+        return self.env["ir.config_parameter"].sudo().get_param("database.secret")
+
+    @api.model
+    def _copies_prepared(self, mail, copies):
+        copies_state = self.env.cr.cache.setdefault(COPIES_CACHE_KEY, {"prepared": {}, "accepted": set()})
+        copies_state["prepared"].setdefault(mail.id, set()).update(copies.ids)
+
+    @api.model
+    def _copy_accepted(self, copy_id):
+        """The SMTP server accepted the message of tracked copy ``copy_id``."""
+        copies_state = self.env.cr.cache.get(COPIES_CACHE_KEY)
+        if copies_state:
+            copies_state["accepted"].add(copy_id)
+
+    @api.model
+    def _forget_unaccepted(self, mails):
+        """Forget the tracked copies of ``mails`` that the SMTP server did not
+        accept (R5): their token reached nobody. Odoo sends one copy per
+        contact and stops at the first refusal, so the others of one email may
+        well have left: each copy is judged by its own SMTP answer."""
+        copies_state = self.env.cr.cache.get(COPIES_CACHE_KEY)
+        if not copies_state:
             return
-        recipients = self.sudo().search([("mail_id_int", "in", mails.ids)])
-        recipients.filtered(
-            lambda recipient: recipient.mail_id_int in failed_mail_ids
-            or (failure_type and recipient.partner_id and recipient.partner_id not in success_pids)
-        ).unlink()
+        prepared = set().union(*(copies_state["prepared"].pop(mail_id, ()) for mail_id in mails.ids))
+        unaccepted = prepared - copies_state["accepted"]
+        copies_state["accepted"] -= prepared
+        if unaccepted:
+            self.sudo().browse(unaccepted).exists().unlink()
 
     # ------------------------------------------------------------
     # Public routes: one SQL statement each, nothing written for unknown
@@ -351,12 +389,26 @@ class MailTrackedRecipient(models.Model):
         """, values)
         row = self.env.cr.dictfetchone()
         if not row:
-            return None
+            return self._link_of_email(token, ref)
         if row["event_id"] and not row["is_sender"]:
             if row["state"] != "clicked":
                 row["inferred_open_id"] = self._advance_state(row["id"], "clicked", values)
             self._push_engagement(row, "click", values["now"], row["event_id"])
         return row["url"]
+
+    @api.model
+    def _link_of_email(self, token, ref):
+        """The original URL of link ``ref`` of the email that ``token``'s key
+        names, when the copy's tracking is gone (a contact erased, the
+        retention period, a delivery retried): the link still works, and
+        nothing is recorded. The URL comes from the email's own links (R2)."""
+        message_id = message_id_of(token, self._token_secret())
+        if not message_id:
+            return None
+        self.env.cr.execute(SQL("SELECT tracked_links ->> %(ref)s FROM mail_message WHERE id = %(id)s",
+                                ref=ref, id=message_id))
+        row = self.env.cr.fetchone()
+        return row and row[0]
 
     @api.model
     def _advance_state(self, recipient_id, state, values):

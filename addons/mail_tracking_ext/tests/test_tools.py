@@ -2,7 +2,7 @@ from lxml import html as lxml_html
 
 from odoo.tests import TransactionCase, tagged
 
-from ..tools import add_open_pixel, new_token, rewrite_links, token_digest, truncate_ip
+from ..tools import add_open_pixel, message_id_of, message_key, new_token, rewrite_links, token_digest, truncate_ip
 from ..tools.forwarded_email import conversation_topic
 from ..tools.html import is_trackable
 
@@ -66,6 +66,22 @@ class TestLinkRewriting(TransactionCase):
         self.assertNotIn(token, token_digest(token))
         self.assertIsNone(token_digest("x" * 65))
         self.assertIsNone(token_digest(""))
+
+    def test_r1_t2_the_email_key_names_its_email_only_with_the_database_secret(self):
+        """The first half of a token names its email (so that a link outlives the
+        copy's tracking) without showing or letting anyone forge the email's id."""
+        secret = "0f1e2d3c-secret"
+        key = message_key(4242, secret)
+        token = new_token(key)
+        self.assertEqual((len(key), len(token)), (22, 44))
+        self.assertEqual(message_id_of(token, secret), 4242)
+        self.assertNotIn("4242", key)
+        self.assertNotEqual(message_key(4243, secret)[:8], key[:8], "consecutive ids look unrelated")
+        self.assertIsNone(message_id_of(token, "another database"), "another secret names nothing")
+        forged = [token[:5] + ("A" if token[5] != "A" else "B") + token[6:], token[:43], token + "A",
+                  "é" * 44, "%" * 44, "=" * 44, new_token() + new_token()]
+        for bad in forged:
+            self.assertIsNone(message_id_of(bad, secret), bad)
 
     def test_p3_ip_addresses_are_truncated(self):
         self.assertEqual(truncate_ip("203.0.113.77"), "203.0.113.0")

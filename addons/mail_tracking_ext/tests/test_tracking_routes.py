@@ -124,6 +124,46 @@ class TestTrackingRoutes(TrackingCase):
         self.assertEqual(len(self.events().filtered(lambda e: e.event_type == "click")), 1,
                          "HEAD requests are not clicks")
 
+    def test_t2_r2_link_still_leads_to_its_target_once_the_tracking_is_gone(self):
+        """T2: a link in a delivered email keeps working when the copy's tracking
+        was deleted (contact erased, retention): the email's key in the token names
+        the email, whose links give the target; nothing is recorded. A forged key,
+        or a link of another email, leads nowhere (R2)."""
+        path = self.anna_links[1].split('"')[1]
+        path = path[path.index("/email-tracking/"):]
+        self.anna_tracking.sudo().unlink()
+        response = self.url_open(path, allow_redirects=False)
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(response.headers["Location"],
+                         "https://shop.example/caff%C3%A8/ordine?q=a%20b&lang=it#dettagli")
+        self.assertFalse(self.events())
+        token, ref = path.split("/")[-2:]
+        other = self.post_email(self.bruno, Markup('<a href="https://other-email.example/">x</a>'))
+        other_token = self.token_of(self.outgoing(other)["bruno@buyer.example"]["body"])
+        [other_ref] = other.sudo().tracked_links
+        for forged in (f"{token[:21]}B{token[22:]}", f"{token[:22]}/{ref}", f"{other_token[:22]}{token[22:]}"):
+            with self.subTest(forged=forged):
+                response = self.url_open(f"/email-tracking/click/{forged}/{ref}", allow_redirects=False)
+                self.assertEqual(response.status_code, 404)
+        response = self.url_open(f"/email-tracking/click/{token}/{other_ref}", allow_redirects=False)
+        self.assertEqual(response.status_code, 404, "only the links of the email the key names")
+
+    def test_t2_link_of_a_deleted_email_says_it_expired_in_the_visitor_language(self):
+        """T2: when the email itself was deleted, the link leads nowhere: a page says
+        so in the visitor's language, never a bare error page."""
+        self.env["res.lang"]._activate_lang("it_IT")
+        self.env["ir.module.module"]._load_module_terms(["mail_tracking_ext"], ["it_IT"], overwrite=True)
+        path = self.anna_links[0].split('"')[1]
+        path = path[path.index("/email-tracking/"):]
+        self.message.sudo().unlink()
+        for language, words in (("it-IT,it;q=0.9", "scaduto"), ("en-US,en;q=0.8", "This link has expired")):
+            with self.subTest(language=language):
+                response = self.url_open(path, allow_redirects=False, headers={"Accept-Language": language})
+                self.assertEqual(response.status_code, 404)
+                self.assertIn("text/html", response.headers["Content-Type"])
+                self.assertIn(words, response.text)
+                self.assertNotIn("Location", response.headers)
+
     def test_r3_wrong_methods_are_refused_without_error(self):
         for path in (f"/email-tracking/open/{self.anna_token}.gif",
                      f"/email-tracking/click/{self.anna_token}/abc"):

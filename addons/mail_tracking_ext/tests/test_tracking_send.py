@@ -1,8 +1,12 @@
+from unittest.mock import patch
+
 from markupsafe import Markup
 
+from odoo.addons.base.models.ir_mail_server import IrMailServer, MailDeliveryException
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import Form, tagged
 
+from ..models.mail_tracked_recipient import COPY_HEADER
 from .common import CLICK_LINK, TrackingCase
 
 BODY = Markup('<p>Hello, see <a href="https://shop.example/offer?id=7">our offer</a>.</p>')
@@ -146,6 +150,33 @@ class TestTrackingSend(TrackingCase):
         mail.write({"state": "exception"})
         mail._postprocess_sent_message(success_pids=[], failure_type="mail_smtp", failure_reason="down")
         self.assertFalse(message.tracked_recipient_ids)
+
+    def test_r5_t11_copies_the_smtp_server_accepted_keep_their_tracking(self):
+        """R5: Odoo sends one copy per contact and stops at the first refusal. The
+        copies that left keep their tracking (their links must work), only those
+        refused or never sent are forgotten; the copy's name never leaves (T11).
+        A stand-in for Odoo's SMTP layer plays the server's answers (the e2e suite
+        does it with a real SMTP server)."""
+        carla = self.env["res.partner"].create({"name": "Carla", "email": "carla@third.example"})
+        message = self.post_email(self.anna | self.bruno | carla, BODY)
+        mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+        delivered = []
+
+        def smtp_server(_server, message, *_args, **_kwargs):
+            if "bruno@" in message["To"]:
+                raise MailDeliveryException("Mail Delivery Failed", "550 5.1.1 no such user")
+            delivered.append(message)
+            return message["Message-Id"]
+
+        with patch.object(IrMailServer, "send_email", smtp_server):
+            mail.send(raise_exception=False)
+        self.assertEqual(mail.state, "exception", "Odoo's own outcome is unchanged")
+        self.assertEqual([m["To"] for m in delivered], ['"Anna Customer" <anna@customer.example>'])
+        self.assertNotIn(COPY_HEADER, delivered[0])
+        self.assertEqual(message.tracked_recipient_ids.partner_id, self.anna)
+        token = self.token_of(delivered[0].get_body(("html",)).get_content())
+        self.assertEqual(message.tracked_recipient_ids.sudo().token_digest,
+                         self.env["mail.tracked.recipient"]._event_values(token, None, None)["digest"])
 
     def test_t7_raw_addresses_sent_together_share_one_anonymous_token(self):
         message = self.post_email(self.anna, BODY)

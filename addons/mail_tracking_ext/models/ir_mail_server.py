@@ -1,0 +1,18 @@
+from odoo import models
+
+from .mail_tracked_recipient import COPY_HEADER
+
+
+class IrMailServer(models.Model):
+    _inherit = "ir.mail_server"
+
+    def send_email(self, message, *args, **kwargs):
+        """Take the tracked copy's name off the message before it leaves (T11),
+        and note that the SMTP server accepted the copy once it did (R5)."""
+        copy_id = message[COPY_HEADER]
+        if copy_id:
+            del message[COPY_HEADER]
+        message_id = super().send_email(message, *args, **kwargs)
+        if copy_id and copy_id.isdigit():
+            self.env["mail.tracked.recipient"]._copy_accepted(int(copy_id))
+        return message_id
