@@ -303,20 +303,23 @@ def ensure_environment(odoo_root, source_id):
     stamp = environment_stamp(python, source_id)
     try:
         with open(stamp_path, encoding="utf-8") as fh:
-            if json.load(fh) == stamp and os.access(ENV_PYTHON, os.X_OK):
-                return
+            previous = json.load(fh)
     except (OSError, ValueError):
-        pass
-    if os.path.exists(os.path.join(ENV_DIR, "bin")):
-        say(f"rebuilding {os.path.relpath(ENV_DIR, REPO_ROOT)} (its inputs changed)")
-        for name in ("bin", "lib", "lib64", "include", "share", "pyvenv.cfg"):
-            path = os.path.join(ENV_DIR, name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            elif os.path.lexists(path):
-                os.unlink(path)
-    say(f"creating {os.path.relpath(ENV_DIR, REPO_ROOT)} with {python}")
-    run([python, "-m", "venv", ENV_DIR])
+        previous = {}
+    if previous == stamp and os.access(ENV_PYTHON, os.X_OK):
+        return
+    if previous.get("python") != stamp["python"] or previous.get("layout") != LAYOUT \
+            or not os.access(ENV_PYTHON, os.X_OK):
+        if os.path.exists(os.path.join(ENV_DIR, "bin")):
+            say(f"rebuilding {os.path.relpath(ENV_DIR, REPO_ROOT)} (another Python)")
+            for name in ("bin", "lib", "lib64", "include", "share", "pyvenv.cfg"):
+                path = os.path.join(ENV_DIR, name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                elif os.path.lexists(path):
+                    os.unlink(path)
+        say(f"creating {os.path.relpath(ENV_DIR, REPO_ROOT)} with {python}")
+        run([python, "-m", "venv", ENV_DIR])
     say(f"installing {os.path.relpath(REQUIREMENTS, REPO_ROOT)} (a few minutes the first time)")
     run([ENV_PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
          "--no-input", "-r", REQUIREMENTS])
