@@ -124,7 +124,8 @@ def test_l3_l6_logged_email_to_a_new_address_delivered_whole_logged_without_big_
 def test_l4_refused_bcc_answered_with_the_reason_when_the_company_wants(odoo_server, mail_catcher, crm):
     """L4: a stranger's email to the logging address creates nothing; with the
     company setting on, the stranger receives the reason over SMTP. A salesperson's
-    Bcc is logged and answered by nobody."""
+    Bcc is logged and answered by nobody. R8: an email "from" the salesperson that
+    the company's mail server did not authenticate is refused and answered by nobody."""
     suffix = crm["suffix"]
     alias = odoo_server.rpc("ir.model.data", "search_read", [
         ("module", "=", "mail_tracking_ext"), ("name", "=", "mail_logging_alias")], ["res_id"])[0]["res_id"]
@@ -133,8 +134,12 @@ def test_l4_refused_bcc_answered_with_the_reason_when_the_company_wants(odoo_ser
         odoo_server.rpc("mail.alias", "write", [alias], {"alias_domain_id": domain})
     logging_address = odoo_server.rpc("mail.alias", "read", [alias], ["alias_full_name"])[0]["alias_full_name"]
     company = odoo_server.rpc("res.company", "search", [], limit=1)
+    odoo_server.rpc("res.company", "write", company, {"mail_logging_trusted_servers": "mx.mycompany.example"})
 
-    def bcc(sender, subject, headers=""):
+    def bcc(sender, subject, headers=None):
+        if headers is None:  # the company's mail server authenticated the sender's domain
+            domain = sender.rsplit("@", 1)[1]
+            headers = f"Authentication-Results: mx.mycompany.example; dmarc=pass header.from={domain}\r\n"
         raw = (f"From: {sender}\r\nTo: anna{suffix}@customer.example\r\nDelivered-To: {logging_address}\r\n"
                f"Subject: {subject}\r\nMessage-ID: <{uuid.uuid4().hex}@mailbox.example>\r\n{headers}"
                "Content-Type: text/plain; charset=utf-8\r\n\r\nBuongiorno.\r\n")
@@ -156,15 +161,20 @@ def test_l4_refused_bcc_answered_with_the_reason_when_the_company_wants(odoo_ser
         assert not odoo_server.rpc("mail.message", "search", [("subject", "in", [f"Quiet {suffix}", f"Told {suffix}"])])
 
         mail_catcher.clear()
-        # backscatter: a bulk or list email is never answered
-        assert [r["state"] for r in bcc(f"news{suffix}@spam.example", f"Bulk {suffix}", "Precedence: bulk\r\n")] \
-            == ["refused"]
+        # backscatter: a bulk or list email is never answered, nor a sender nobody authenticated
+        bulk = ("Authentication-Results: mx.mycompany.example; dmarc=pass header.from=spam.example\r\n"
+                "Precedence: bulk\r\n")
+        assert [r["state"] for r in bcc(f"news{suffix}@spam.example", f"Bulk {suffix}", bulk)] == ["refused"]
+        forged = bcc(f"sales{suffix}@mycompany.example", f"Forged {suffix}",
+                     "Authentication-Results: mx.mycompany.example; dmarc=fail header.from=mycompany.example\r\n")
+        assert [r["state"] for r in forged] == ["refused"] and "DMARC" in forged[0]["reason"]
         logged = bcc(f"sales{suffix}@mycompany.example", f"Logged {suffix}")
         assert [r["state"] for r in logged] == ["logged"]
         with pytest.raises(TimeoutError):
             mail_catcher.wait_for(1, timeout=2)
     finally:
-        odoo_server.rpc("res.company", "write", company, {"mail_logging_notify_refusal": False})
+        odoo_server.rpc("res.company", "write", company, {"mail_logging_notify_refusal": False,
+                                                         "mail_logging_trusted_servers": False})
 
 
 def test_t1_t8_simultaneous_first_opens_and_clicks_are_counted_once(odoo_server, mail_catcher, crm):

@@ -132,12 +132,19 @@ class MailLoggingImport(models.Model):
         user = self.user_id
         Request = self.env["mail.logging.request"].with_user(user)
         requests = Request
-        contents = {}
+        contents, names = {}, {}
         for attachment_id, start, end in self.email_offsets[self.processed_count:self.processed_count + size]:
             if attachment_id not in contents:
-                contents[attachment_id] = self.env["ir.attachment"].browse(attachment_id).raw or b""
+                attachment = self.env["ir.attachment"].browse(attachment_id)
+                contents[attachment_id], names[attachment_id] = attachment.raw or b"", attachment.name
             raw = self._strip_mbox_separator(contents[attachment_id][start:end])
             message = email.message_from_bytes(raw, policy=policy.SMTP)
+            if not (message.get("From") or message.get("To") or message.get("Message-ID")):
+                # anything parses as an email without headers: say what is wrong, and with which file
+                requests |= Request._refuse({"source": "import", "user_id": user.id, "name": names[attachment_id]},
+                                            _("This is not an email that can be read: it has no sender, no "
+                                              "recipient and no Message-ID."))
+                continue
             try:
                 with self.env.cr.savepoint():
                     requests |= Request._log_email(

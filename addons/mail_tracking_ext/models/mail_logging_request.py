@@ -11,6 +11,7 @@ from odoo import _, api, fields, models, tools
 from odoo.tools import email_normalize, html2plaintext, plaintext2html
 from odoo.tools.mail import decode_message_header, email_split_tuples
 
+from ..tools.authentication_results import check_sender
 from ..tools.forwarded_email import attached_original, parse_inline_forward, strip_forward_prefix
 
 _logger = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class MailLoggingRequest(models.Model):
         string="Created Contacts", readonly=True)
     excluded_attachments = fields.Text("Attachments Left Out", readonly=True)
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company, readonly=True)
+    sender_authenticated = fields.Boolean(
+        readonly=True, help="A trusted mail server authenticated the domain of the sender's address.")
 
     # ------------------------------------------------------------
     # Mail gateway (L4)
@@ -84,7 +87,8 @@ class MailLoggingRequest(models.Model):
             or message.get("List-Id")
             or (message.get("Return-Path") or "").strip() == "<>"
         )
-        if automatic or not email_normalize(self.email_from or ""):
+        # a sender who could not be authenticated may be forged: answering would write to a stranger
+        if automatic or not self.sender_authenticated or not email_normalize(self.email_from or ""):
             return
         body = Markup("<p>%s</p><p>%s</p>") % (
             _("Your email “%(subject)s” was not logged in the CRM.", subject=self.name or _("(no subject)")),
@@ -124,6 +128,10 @@ class MailLoggingRequest(models.Model):
             "message_ref": values["message_id"], "email_date": values["date"],
         }
         if source == "address":
+            check = check_sender(message, self.env.company._mail_logging_trusted_authserv_ids())
+            if not check:
+                return self._refuse(request_values, self._unauthenticated_reason(check))
+            request_values["sender_authenticated"] = True
             user = Users._find_by_sender_email(values["email_from"])
             if not user:
                 return self._refuse(request_values, _(
@@ -176,6 +184,19 @@ class MailLoggingRequest(models.Model):
             request_values, state="logged", logged_message_id=logged.id,
             partner_ids=[fields.Command.set(partners.ids)], created_partner_ids=[fields.Command.set(created.ids)],
             excluded_attachments="\n".join(message_values["left_out"]) or False))
+
+    @api.model
+    def _unauthenticated_reason(self, check):
+        """Why the logging address could not trust the sender of an email (L4, R8)."""
+        return {
+            "from": _("The From header must hold exactly one address; it holds: %(from)s.",
+                      **{"from": check.detail or _("(none)")}),
+            "unconfigured": _("No trusted mail server is set in Settings, so no sender can be authenticated."),
+            "unauthenticated": _("No trusted mail server authenticated the sender's domain %(domain)s "
+                                 "(DMARC or aligned DKIM).", domain=check.detail),
+            "dmarc": _("The sender's domain %(domain)s failed DMARC: the email may be forged.",
+                       domain=check.detail),
+        }[check.problem]
 
     @api.model
     def _refuse(self, request_values, reason):

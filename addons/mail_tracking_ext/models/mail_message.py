@@ -27,14 +27,14 @@ class MailMessage(models.Model):
         "Tracked Links", readonly=True, copy=False, prefetch=False, groups="base.group_system",
         help="Original targets of the rewritten links, by reference: the click route "
              "redirects only to these (T2, R2).")
-    tracked_recipient_ids = fields.One2many(
-        "mail.tracked.recipient", "message_id", "Tracked Recipients", readonly=True)
+    # No relation to tracked recipients or associations on emails: Odoo reads emails as
+    # superuser once it checked the email itself (mail.message.fetch), and searches an email's
+    # one2many without the other model's rules, so either would reveal what P4 hides. Users
+    # reach those records through their own models.
     # Logging (L1, L2)
     log_email = fields.Boolean(
         "Logged to CRM", readonly=True,
         help="This email also appears on the timelines of its recipients' records.")
-    association_ids = fields.One2many(
-        "mail.message.association", "message_id", "Also On", readonly=True)
 
     @api.model
     def _message_fetch(self, domain, search_term=None, before=None, after=None, around=None, limit=30):
@@ -43,8 +43,11 @@ class MailMessage(models.Model):
         thread = self.env.context.get("mail_logging_thread")
         if thread and self.env.user._is_internal():
             model, res_id = thread
+            # sudo: which emails are on this timeline; mail.message's own search then checks each
+            logged_here = self.env["mail.message.association"].sudo()._search(
+                [("model", "=", model), ("res_id", "=", res_id)])
             domain = expression.OR([domain, [
-                ("association_ids", "any", [("model", "=", model), ("res_id", "=", res_id)]),
+                ("id", "in", logged_here.subselect("message_id")),
                 ("message_type", "!=", "user_notification"),
             ]])
         return super()._message_fetch(
@@ -59,6 +62,11 @@ class MailMessage(models.Model):
             editable = logged.sudo(False)._mail_log_editable()
             for message in logged:
                 store.add(message, {"logEmail": True, "logEditable": message in editable})
+
+    def _mail_log_associations(self):
+        """The timelines these emails are logged on, besides their own record (all of them:
+        callers decide what the user may see)."""
+        return self.env["mail.message.association"].sudo().search([("message_id", "in", self.ids)])
 
     def action_edit_associations(self):
         """Open the editor of the records this logged email appears on (L2)."""
@@ -170,7 +178,7 @@ class MailMessage(models.Model):
         the user may post there, else the timeline the user reads it on, which
         must be one it appears on."""
         candidates = [(self.model, self.res_id)]
-        if (thread_model, thread_id) in {(a.model, a.res_id) for a in self.sudo().association_ids}:
+        if (thread_model, thread_id) in {(a.model, a.res_id) for a in self._mail_log_associations()}:
             candidates.append((thread_model, thread_id))
         for model, res_id in candidates:
             if model in self.env and res_id and isinstance(self.env[model], self.pool["mail.thread"]):

@@ -1,5 +1,6 @@
 from odoo import _, api, fields, models, tools
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
+from odoo.osv import expression
 
 
 class MailMessageAssociation(models.Model):
@@ -31,6 +32,31 @@ class MailMessageAssociation(models.Model):
         if set(associations.mapped("model")) - set(self._associated_models()):
             self.env.registry.clear_cache()  # tracking visibility depends on them (P4)
         return associations
+
+    @api.model
+    def _search(self, domain, offset=0, limit=None, order=None, **kwargs):
+        """An association names an email and a record: it exists only for the
+        users who may read the email (P4). mail.message decides that in Python,
+        so it decides among the emails of the matching associations, before
+        any limit."""
+        if self.env.su:
+            return super()._search(domain, offset, limit, order, **kwargs)
+        candidates = super()._search(domain)
+        readable = self.env["mail.message"]._search([("id", "in", candidates.subselect("message_id"))])
+        return super()._search(expression.AND([domain or [], [("message_id", "in", readable)]]),
+                               offset, limit, order, **kwargs)
+
+    def _check_access(self, operation):
+        result = super()._check_access(operation)
+        if result or self.env.su or not self._ids:
+            return result
+        messages = self.sudo().message_id
+        readable = messages.with_env(self.env)._filtered_access("read")
+        forbidden = self.sudo().filtered(lambda association: association.message_id not in readable)
+        if forbidden:
+            return forbidden.with_env(self.env), lambda: AccessError(_(
+                "Where an email is logged is visible only to those who may read the email."))
+        return None
 
     @tools.ormcache()
     def _associated_models(self):
@@ -101,7 +127,7 @@ class MailMessageAssociation(models.Model):
     def _associate(self, message, records):
         """Add ``message`` to the timelines of ``records`` (a list of recordsets
         of any models), skipping its own record and existing associations."""
-        existing = {(association.model, association.res_id) for association in message.sudo().association_ids}
+        existing = {(association.model, association.res_id) for association in message._mail_log_associations()}
         existing.add((message.model, message.res_id))
         values = []
         for record in records:
@@ -122,9 +148,10 @@ class MailMessageAssociation(models.Model):
 
     @api.model
     def _default_records(self, partners, user):
-        """Records an email of ``user`` to ``partners`` is logged on by default (L2)."""
+        """Records an email of ``user`` to ``partners`` is logged on by default
+        (L2): only records ``user`` may read."""
         contacts = self._loggable_contacts(partners._origin, user)  # composers hold new records
-        return contacts._mail_log_associated_records() if contacts else []
+        return contacts.with_user(user)._mail_log_associated_records() if contacts else []
 
     @api.model
     def _associate_posted_email(self, message, record_refs=None):

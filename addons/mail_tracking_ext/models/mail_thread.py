@@ -48,8 +48,7 @@ class MailThread(models.AbstractModel):
                     | self.sudo().message_partner_ids).sudo()
         # the company whose rules the email will follow: the record's (as message_post decides)
         company = self._mail_get_companies(default=self.env.company)[self.id]
-        return [partner.display_name for partner in partners.filtered("partner_share")
-                if not partner._is_individually_trackable(company)]
+        return partners._mail_tracking_untracked(company).mapped("display_name")
 
     def _settle_log_switch(self, post_values):
         """The Log switch of an email a user writes to contacts (L1): the

@@ -43,9 +43,19 @@ class ResCompany(models.Model):
         "Tell Senders of Refused Emails",
         help="Answer an email the logging address refuses with the reason, so that its sender "
              "knows it is not in the CRM.")
+    mail_logging_trusted_servers = fields.Char(
+        "Trusted Mail Servers",
+        help="The names under which the company's mail servers record the SPF, DKIM and DMARC checks "
+             "of incoming email (the first word of their Authentication-Results headers, e.g. "
+             "mx.google.com), separated by commas. The logging address accepts an email only if one "
+             "of them authenticated its sender's domain.")
     mail_logging_attachment_max_mb = fields.Integer(
         "Attachment Size Limit (MB)", default=50,
         help="Attachments larger than this are left out of logged emails; the timeline says which.")
+
+    def _mail_logging_trusted_authserv_ids(self):
+        self.ensure_one()
+        return [name.strip() for name in (self.mail_logging_trusted_servers or "").split(",") if name.strip()]
 
     def _mail_logging_attachment_refusal(self, name, size, inline=False):
         """Why an attachment of ``size`` bytes is left out of logged emails, or

@@ -29,6 +29,8 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.mail_logging_attachments_allowed", readonly=False)
     mail_logging_attachment_max_mb = fields.Integer(
         related="company_id.mail_logging_attachment_max_mb", readonly=False)
+    mail_logging_trusted_servers = fields.Char(
+        related="company_id.mail_logging_trusted_servers", readonly=False)
     mail_logging_notify_refusal = fields.Boolean(
         related="company_id.mail_logging_notify_refusal", readonly=False)
     mail_logging_alias_id = fields.Many2one(

@@ -27,8 +27,12 @@ class ResPartner(models.Model):
         "Do Not Track", tracking=True, copy=False,
         help="Never record an open or a click of this contact again, including for emails "
              "already sent.")
-    mail_tracked_recipient_ids = fields.One2many(
-        "mail.tracked.recipient", "partner_id", "Tracked Emails")
+
+    def _mail_tracking_untracked(self, company):
+        """The contacts among these whom a tracked email under ``company``'s
+        rules reaches untracked (P1, P2): what the composers name beside
+        their tracking switches. Users are never tracked."""
+        return self.filtered(lambda partner: partner.partner_share and not partner._is_individually_trackable(company))
 
     def _is_individually_trackable(self, company):
         """Whether emails to this contact may carry a personal pixel and links."""
@@ -81,26 +85,25 @@ class ResPartner(models.Model):
         """Records a logged email to these contacts also belongs to (L2): each
         contact's company, the company's most recent open opportunities and,
         where those apps are installed, its open project tasks and helpdesk
-        tickets. Returns a list of recordsets."""
-        companies = self.commercial_partner_id
-        records = [self, companies]
+        tickets; only those the environment's user may read (P4), so that an
+        email is never logged where its author cannot see it. Returns a list
+        of recordsets."""
+        companies = self.commercial_partner_id._filtered_access("read")
+        records = [self._filtered_access("read"), companies]
         if not companies:
             return records
-        Lead = self.env["crm.lead"].sudo()
-        for company in companies:
-            records.append(Lead.search([
-                ("type", "=", "opportunity"),
-                ("partner_id", "child_of", company.id),
-                ("stage_id.is_won", "=", False),
-            ], order="create_date desc, id desc", limit=LOGGED_OPPORTUNITIES_LIMIT))
-        if "project.task" in self.env:
-            records.append(self.env["project.task"].sudo().search([
-                ("partner_id", "child_of", companies.ids), ("is_closed", "=", False),
-            ], order="create_date desc, id desc", limit=LOGGED_OPPORTUNITIES_LIMIT))
-        if "helpdesk.ticket" in self.env:
-            records.append(self.env["helpdesk.ticket"].sudo().search([
-                ("partner_id", "child_of", companies.ids), ("stage_id.fold", "=", False),
-            ], order="create_date desc, id desc", limit=LOGGED_OPPORTUNITIES_LIMIT))
+        open_records = [
+            ("crm.lead", [("type", "=", "opportunity"), ("stage_id.is_won", "=", False)]),
+            ("project.task", [("is_closed", "=", False)]),
+            ("helpdesk.ticket", [("stage_id.fold", "=", False)]),
+        ]
+        for model, domain in open_records:
+            if model not in self.env or not self.env[model].has_access("read"):
+                continue
+            for company in companies:
+                records.append(self.env[model].search(
+                    [("partner_id", "child_of", company.id), *domain],
+                    order="create_date desc, id desc", limit=LOGGED_OPPORTUNITIES_LIMIT))
         return records
 
     def _mail_tracking_stats_field(self):

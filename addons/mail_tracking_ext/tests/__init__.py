@@ -8,3 +8,4 @@ from . import test_engagement
 from . import test_engagement_tour
 from . import test_i18n
 from . import test_logged_email_actions
+from . import test_access

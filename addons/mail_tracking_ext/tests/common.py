@@ -7,7 +7,8 @@ CLICK_LINK = re.compile(r'href="[^"]*/email-tracking/click/([A-Za-z0-9_-]+)/([0-
 
 
 class TrackingCase(HttpCase):
-    """A salesperson writing from an opportunity to contacts."""
+    """A salesperson (Sales / User: Own Documents Only) writing from an opportunity
+    to contacts, one of whom is also the customer of a colleague's opportunity."""
 
     @classmethod
     def setUpClass(cls):
@@ -30,6 +31,11 @@ class TrackingCase(HttpCase):
             "name": "Big deal", "type": "opportunity", "user_id": cls.salesperson.id,
             "partner_id": cls.anna.id,
         })
+        # as in a sales team: the customer also has a colleague's deal, which Sara may not read
+        cls.colleague_lead = cls.env["crm.lead"].create({
+            "name": "Colleague's deal", "type": "opportunity", "user_id": cls.colleague.id,
+            "partner_id": cls.anna.id,
+        })
 
     def post_email(self, partners, body, user=None, record=None, **kwargs):
         """Post ``body`` as an email from the chatter, keep the mail queued."""
@@ -46,6 +52,14 @@ class TrackingCase(HttpCase):
             ", ".join(values["email_to_normalized"]): values
             for mail in mails for values in mail._prepare_outgoing_list()
         }
+
+    def tracked(self, messages):
+        """The tracked copies of ``messages``."""
+        return self.env["mail.tracked.recipient"].sudo().search([("message_id", "in", messages.ids)])
+
+    def associations(self, messages):
+        """The timelines ``messages`` are logged on besides their own record."""
+        return self.env["mail.message.association"].sudo().search([("message_id", "in", messages.ids)])
 
     def token_of(self, body):
         match = TOKEN_IN_PIXEL.search(body) or CLICK_LINK.search(body)

@@ -23,6 +23,20 @@ PNG = base64.b64decode(
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
+TRUSTED_MTA = "mx.mycompany.example"
+
+
+def as_received(message, authenticated=True):
+    """``message`` as the company's mail server hands it over: with its own
+    Authentication-Results header, saying the sender's domain passed DMARC."""
+    if authenticated:
+        domain = str(message["From"]).rsplit("@", 1)[1].strip(">").strip()
+        message["Authentication-Results"] = (
+            f"{TRUSTED_MTA}; spf=pass smtp.mailfrom={domain}; dkim=pass header.d={domain}; "
+            f"dmarc=pass (p=REJECT) header.from={domain}")
+    return message
+
+
 def build_email(sender, to, subject="=?iso-8859-1?q?Offerta_caff=E8?=", cc=None, delivered_to=None,
                 text="Buongiorno, ecco l'offerta per il caffè.", html=None, attachments=(),
                 message_id=None, in_reply_to=None, inline_image=True):
@@ -78,16 +92,18 @@ class TestEmailLogging(TrackingCase):
         if not cls.alias.alias_domain_id:
             cls.alias.alias_domain_id = cls.env["mail.alias.domain"].create({"name": "crm.mycompany.example"})
         cls.logging_address = cls.alias.alias_full_name
+        cls.env.company.mail_logging_trusted_servers = TRUSTED_MTA
 
-    def gateway(self, message):
-        """Feed a raw email to Odoo's mail gateway, as the incoming mail server does."""
-        return self.env["mail.thread"].message_process(False, message.as_bytes())
+    def gateway(self, message, authenticated=True):
+        """Feed a raw email to Odoo's mail gateway, as the incoming mail server does
+        (which authenticated its sender unless said otherwise)."""
+        return self.env["mail.thread"].message_process(False, as_received(message, authenticated).as_bytes())
 
     def last_request(self):
         return self.env["mail.logging.request"].search([], limit=1)
 
     def associated(self, message):
-        return {(association.model, association.res_id) for association in message.association_ids}
+        return {(association.model, association.res_id) for association in self.associations(message)}
 
     # ------------------------------------------------------------
     # L5 never-log lists
@@ -167,7 +183,7 @@ class TestEmailLogging(TrackingCase):
         composer.log_email = False
         composer.save().action_send_mail()
         self.assertFalse(self.lead.message_ids[0].log_email)
-        self.assertFalse(self.lead.message_ids[0].association_ids)
+        self.assertFalse(self.associations(self.lead.message_ids[0]))
 
     # ------------------------------------------------------------
     # L2 associations
@@ -238,7 +254,7 @@ class TestEmailLogging(TrackingCase):
     def test_l2_deleted_records_leave_the_email_and_unreadable_ones_are_not_named(self):
         message = self.post_email(self.carla, BODY)
         deal = self.acme_deals[5]
-        association = message.association_ids.filtered(lambda a: (a.model, a.res_id) == ("crm.lead", deal.id))
+        association = self.associations(message).filtered(lambda a: (a.model, a.res_id) == ("crm.lead", deal.id))
         self.assertEqual(association.with_user(self.salesperson).res_name, deal.name)
         self.assertEqual(association.with_user(self.colleague).res_name, "Restricted record",
                          "P4: a colleague who may not read the opportunity does not learn its name")
@@ -260,7 +276,7 @@ class TestEmailLogging(TrackingCase):
         kept = deals.merge_opportunity(user_id=self.salesperson.id, auto_unlink=True)
         self.assertEqual(deals.exists(), kept)
         for message in logged.values():
-            self.assertEqual(len(message.association_ids.filtered(lambda a: a.model == "crm.lead")), 1,
+            self.assertEqual(len(self.associations(message).filtered(lambda a: a.model == "crm.lead")), 1,
                              "on the merged opportunity, once")
             self.assertIn(("crm.lead", kept.id), self.associated(message))
 
@@ -391,9 +407,59 @@ class TestEmailLogging(TrackingCase):
         self.assertEqual((request.state, request.user_id), ("logged", self.salesperson))
         self.assertEqual(request.logged_message_id.author_id, self.salesperson.partner_id)
 
+    def test_l4_r8_forged_senders_are_refused_and_never_answered(self):
+        """L4, R8: the From header is whatever the sender typed. Only the company's
+        mail server, named in Settings, says who sent an email: without its word that
+        the sender's domain passed DMARC (or aligned DKIM), an email "from" a colleague
+        is refused, with the reason for the administrator, and nobody is answered."""
+        self.env.company.mail_logging_notify_refusal = True
+        sara = "Sara Sales <sara@mycompany.example>"
+        partners, messages = self.env["res.partner"].search_count([]), self.env["mail.message"].search_count([])
+        forged = {  # case: (From, Authentication-Results headers top first, reason)
+            "no authentication": (sara, [], "No trusted mail server"),
+            "failed DMARC": (sara, [f"{TRUSTED_MTA}; spf=fail smtp.mailfrom=evil.example; "
+                                   "dmarc=fail (p=NONE) header.from=mycompany.example"], "failed DMARC"),
+            "passed for another address of From": (
+                f"{sara}, Mallory <mallory@evil.example>", [f"{TRUSTED_MTA}; dmarc=pass header.from=evil.example"],
+                "exactly one address"),
+            "another server's word": (sara, ["mx.evil.example; dmarc=pass header.from=mycompany.example"],
+                                      "No trusted mail server"),
+            "forged below the company's": (sara, [
+                f"{TRUSTED_MTA}; spf=none; dmarc=none header.from=mycompany.example",
+                f"{TRUSTED_MTA}; dmarc=pass header.from=mycompany.example"], "No trusted mail server"),
+            "a DKIM signature of another domain": (sara, [
+                f"{TRUSTED_MTA}; dkim=pass header.d=evil.example header.i=@evil.example; dmarc=none"],
+                "No trusted mail server"),
+        }
+        answers = patch.object(type(self.env["mail.thread"]), "_routing_create_bounce_email")
+        for case, (sender, results, reason) in forged.items():
+            message = build_email(sender, "carla@acme.example", delivered_to=self.logging_address)
+            for header in results:
+                message["Authentication-Results"] = header
+            with self.subTest(case=case), answers as answer:
+                self.gateway(message, authenticated=False)
+                request = self.last_request()
+                self.assertEqual((request.state, request.user_id), ("refused", self.env["res.users"]))
+                self.assertIn(reason, request.reason)
+                self.assertFalse(request.sender_authenticated)
+                answer.assert_not_called()
+        self.assertEqual(self.env["res.partner"].search_count([]), partners, "no contact created")
+        self.assertEqual(self.env["mail.message"].search_count([]), messages, "nothing logged")
+        # refused for another reason, an authenticated sender is answered
+        with answers as answer:
+            self.gateway(build_email(sara, self.logging_address))
+            self.assertIn("logging address only", self.last_request().reason)
+            answer.assert_called_once()
+        # the same email, authenticated by the company's server: logged; without a trusted server, refused
+        self.gateway(build_email(sara, "carla@acme.example", delivered_to=self.logging_address))
+        self.assertEqual((self.last_request().state, self.last_request().user_id), ("logged", self.salesperson))
+        self.env.company.mail_logging_trusted_servers = False
+        self.gateway(build_email(sara, "carla@acme.example", delivered_to=self.logging_address))
+        self.assertIn("No trusted mail server is set", self.last_request().reason)
+
     def test_l4_fallback_model_route(self):
         """The logging model also works as the fallback model of a mail server."""
-        email = build_email(self.salesperson.email, "carla@acme.example", inline_image=False)
+        email = as_received(build_email(self.salesperson.email, "carla@acme.example", inline_image=False))
         self.env["mail.thread"].message_process("mail.logging.request", email.as_bytes())
         self.assertEqual(self.last_request().state, "logged")
 
@@ -614,6 +680,23 @@ class TestEmailLogging(TrackingCase):
         other = self.env["mail.logging.import"].with_user(self.colleague).search([])
         self.assertNotIn(batch, other, "an import is its user's own")
 
+    def test_l7_a_file_that_is_not_an_email_is_refused_for_that_reason_by_name(self):
+        """L7: a binary file named .eml, or an mbox entry that is not an email, is refused
+        saying so, named by its file, and the other emails of the import are logged."""
+        garbage = bytes(range(256)) * 40
+        sent = build_email(self.salesperson.email, "carla@acme.example", subject="Real one")
+        batch = self.import_of(self.salesperson, [
+            ("garbage.eml", garbage),
+            ("box.mbox", b"From x@y Mon Jan  1 00:00:00 2024\njust some notes\nno headers here\n\n"
+                         b"From x@y Mon Jan  1 00:00:00 2024\n" + sent.as_bytes())])
+        batch.action_import()
+        self.assertEqual((batch.logged_count, batch.refused_count), (1, 2))
+        refused = batch.request_ids.filtered(lambda request: request.state == "refused")
+        self.assertEqual(sorted(refused.mapped("name")), ["box.mbox", "garbage.eml"])
+        for request in refused:
+            self.assertIn("not an email", request.reason)
+            self.assertNotIn("neither the sender", request.reason)
+
     def import_of(self, user, files):
         return self.env["mail.logging.import"].with_user(user).create({
             "attachment_ids": [fields.Command.create({
@@ -693,7 +776,7 @@ class TestEmailLogging(TrackingCase):
     def test_l9_reply_marks_replied_and_counts_as_open(self):
         message = self.post_email(self.anna | self.bruno, BODY)
         self.outgoing(message)
-        anna_recipient = message.tracked_recipient_ids.filtered(lambda r: r.partner_id == self.anna)
+        anna_recipient = self.tracked(message).filtered(lambda r: r.partner_id == self.anna)
         self.assertEqual(anna_recipient.state, "sent")
         reply = build_email("Anna Customer <anna@customer.example>", self.salesperson.email,
                             subject="Re: Big deal", in_reply_to=message.message_id, inline_image=False)
@@ -702,7 +785,7 @@ class TestEmailLogging(TrackingCase):
         self.assertEqual(anna_recipient.state, "opened", "L9: a reply counts as an open")
         self.assertEqual(anna_recipient.open_count, 1)
         self.assertTrue(anna_recipient.event_ids.is_inferred)
-        bruno_recipient = message.tracked_recipient_ids.filtered(lambda r: r.partner_id == self.bruno)
+        bruno_recipient = self.tracked(message).filtered(lambda r: r.partner_id == self.bruno)
         self.assertFalse(bruno_recipient.replied_date)
         self.assertEqual(self.lead.message_ids[0].author_id, self.anna, "the reply is on the opportunity")
 
@@ -733,6 +816,6 @@ class TestEmailLoggingTour(TrackingCase):
         carla = self.env["res.partner"].create(
             {"name": "Carla Contact", "email": "carla@acme.example", "parent_id": acme.id})
         message = self.post_email(carla, Markup("<p>Logged offer</p>"))
-        self.assertIn(("res.partner", acme.id), {(a.model, a.res_id) for a in message.association_ids})
+        self.assertIn(("res.partner", acme.id), {(a.model, a.res_id) for a in self.associations(message)})
         self.start_tour(f"/odoo/contacts/{acme.id}", "mail_tracking_ext_logging_associations", login="mtx_sales")
-        self.assertEqual({(a.model, a.res_id) for a in message.association_ids}, {("res.partner", carla.id)})
+        self.assertEqual({(a.model, a.res_id) for a in self.associations(message)}, {("res.partner", carla.id)})

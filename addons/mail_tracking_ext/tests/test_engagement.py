@@ -24,8 +24,8 @@ class TestEngagement(TrackingCase):
         outgoing = self.outgoing(self.message)
         self.anna_token = self.token_of(outgoing["anna@customer.example"]["body"])
         self.anna_click = CLICK_LINK.search(outgoing["anna@customer.example"]["body"]).group(0)
-        self.anna_tracking = self.message.tracked_recipient_ids.filtered(lambda r: r.partner_id == self.anna)
-        self.bruno_tracking = self.message.tracked_recipient_ids - self.anna_tracking
+        self.anna_tracking = self.tracked(self.message).filtered(lambda r: r.partner_id == self.anna)
+        self.bruno_tracking = self.tracked(self.message) - self.anna_tracking
         self.env["bus.bus"].sudo().search([]).unlink()
 
     def open_pixel(self, token=None):
@@ -162,7 +162,7 @@ class TestEngagement(TrackingCase):
         self.env["mail.tracked.recipient"].sudo().search([("message_id", "in", messages.ids)], limit=30).write(
             {"state": "opened"})
         event_values = [{"recipient_id": recipient.id, "event_type": "open", "event_date": fields.Datetime.now()}
-                        for recipient in messages.tracked_recipient_ids[:40]]
+                        for recipient in self.tracked(messages)[:40]]
         event_values.append({"recipient_id": self.anna_tracking.id, "event_type": "click",
                              "url": "https://shop.example/offer"})
         self.env["mail.tracked.event"].sudo().create(event_values)
@@ -202,7 +202,7 @@ class TestEngagement(TrackingCase):
         self.assertEqual((lead, count, open_rate, click_rate), (self.lead, 2, 50, 50))
         # the search view's filters
         self.assertEqual(Recipient.search([("author_id.user_ids", "in", [self.salesperson.id])]),
-                         self.message.tracked_recipient_ids)
+                         self.tracked(self.message))
         self.assertEqual(Recipient.search([("message_id", "=", self.message.id), ("state", "=", "sent")]),
                          self.bruno_tracking)
 
@@ -233,7 +233,7 @@ class TestEngagement(TrackingCase):
         action = company.with_context(mail_tracking_filter="opened").action_view_mail_tracked_emails()
         self.assertEqual(action["context"], {"search_default_opened": 1})
         self.assertEqual(self.env["mail.tracked.recipient"].with_user(self.salesperson).search(action["domain"]),
-                         self.anna_tracking | other.tracked_recipient_ids)
+                         self.anna_tracking | self.tracked(other))
 
     def test_n5_statistics_in_batch(self):
         """N5: the statistics of many contacts take as many queries as of one."""
@@ -254,7 +254,7 @@ class TestEngagement(TrackingCase):
     # ------------------------------------------------------------
 
     def test_n2_feed_lists_my_engagement_newest_first(self):
-        self.message.tracked_recipient_ids.sudo().write({"sent_date": fields.Datetime.now() - timedelta(hours=1)})
+        self.tracked(self.message).sudo().write({"sent_date": fields.Datetime.now() - timedelta(hours=1)})
         self.authenticate("mtx_sales", "mtx_sales")
         self.open_pixel()  # the author's own open: not in the feed (A2)
         self.logout()

@@ -64,7 +64,7 @@ class TestEngagementTour(TrackingCase):
         the top bar opens the activity feed."""
         with self.recipient_opens_when_chatter_listens():
             self.start_tour(f"/odoo/crm/{self.lead.id}", "mail_tracking_ext_engagement", login="mtx_sales")
-        recipient = self.message.tracked_recipient_ids
+        recipient = self.tracked(self.message)
         self.assertEqual(recipient.state, "opened")
         self.assertFalse(recipient.sudo().event_ids.is_sender, "A2: the recipient's open, not the author's")
         self.assertTrue(self.salesperson.mail_tracking_feed_seen)

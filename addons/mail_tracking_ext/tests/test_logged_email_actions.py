@@ -25,7 +25,7 @@ class LoggedEmailCase(TrackingCase):
 
     def log_email(self, partners=None, body="<p>Logged offer</p>", subject="Logged offer", **kwargs):
         message = self.post_email(partners or self.carla, Markup(body), subject=subject, log_email=True, **kwargs)
-        self.assertIn(("res.partner", self.carla.id), [(a.model, a.res_id) for a in message.association_ids])
+        self.assertIn(("res.partner", self.carla.id), [(a.model, a.res_id) for a in self.associations(message)])
         return message
 
     def log_from_mailbox(self, **values):

@@ -35,8 +35,8 @@ class TestPrivacy(TrackingCase):
         self.assertIn("/email-tracking/", outgoing["anna@customer.example"]["body"])
         for email in ("bruno@buyer.example", "raw@someone.example"):
             self.assertNotIn("/email-tracking/", outgoing[email]["body"], f"{email} must get plain content")
-        self.assertEqual(message.tracked_recipient_ids.partner_id, self.anna)
-        self.assertEqual(len(message.tracked_recipient_ids), 1, "no anonymous record either")
+        self.assertEqual(self.tracked(message).partner_id, self.anna)
+        self.assertEqual(len(self.tracked(message)), 1, "no anonymous record either")
 
     def test_p1_anonymous_measurement_for_the_others(self):
         self.env.company.write({"mail_tracking_privacy": True, "mail_tracking_anonymous_opens": True})
@@ -46,7 +46,7 @@ class TestPrivacy(TrackingCase):
         bruno_body, carla_body = outgoing["bruno@buyer.example"]["body"], outgoing["carla@third.example"]["body"]
         self.assertNotIn("/email-tracking/click/", bruno_body, "no personal links")
         self.assertEqual(self.token_of(bruno_body), self.token_of(carla_body), "one pixel shared by both")
-        aggregate = message.tracked_recipient_ids.filtered("is_aggregate")
+        aggregate = self.tracked(message).filtered("is_aggregate")
         self.assertEqual(len(aggregate), 1)
         self.assertFalse(aggregate.partner_id or aggregate.email, "nothing identifies who opened")
         self.url_open(f"/email-tracking/open/{self.token_of(bruno_body)}.gif")
@@ -63,6 +63,11 @@ class TestPrivacy(TrackingCase):
         self.assertTrue(composer.mail_tracking_possible)
         self.assertIn("Bruno Buyer", composer.mail_tracking_notice)
         self.assertNotIn("Anna", composer.mail_tracking_notice)
+        # every recipient trackable (the everyday case): no notice at all, not an empty recordset's name
+        composer.partner_ids = self.anna
+        self.assertTrue(composer.mail_tracking_possible)
+        self.assertIs(composer.mail_tracking_notice, False)
+        self.assertEqual(composer.read(["mail_tracking_notice"])[0]["mail_tracking_notice"], False)
 
     def test_p2_withdrawal_stops_recording_for_emails_already_sent(self):
         message = self.post_email(self.anna, BODY)
@@ -72,8 +77,8 @@ class TestPrivacy(TrackingCase):
         response = self.url_open(self.click_path(body), allow_redirects=False)
         self.assertEqual(response.status_code, 302, "the link still works for the recipient")
         self.assertEqual(response.headers["Location"], "https://shop.example/offer")
-        self.assertFalse(message.tracked_recipient_ids.event_ids)
-        self.assertEqual(message.tracked_recipient_ids.state, "sent")
+        self.assertFalse(self.tracked(message).event_ids)
+        self.assertEqual(self.tracked(message).state, "sent")
         later = self.post_email(self.anna, BODY)
         self.assertNotIn("/email-tracking/", self.outgoing(later)["anna@customer.example"]["body"])
 
@@ -115,7 +120,7 @@ class TestPrivacy(TrackingCase):
         self.assertEqual(bruno_events.exists(), bruno_events)
         self.bruno.unlink()
         self.assertFalse(bruno_events.exists(), "deleting a contact removes their events")
-        self.assertEqual(message.tracked_recipient_ids.partner_id, self.anna)
+        self.assertEqual(self.tracked(message).partner_id, self.anna)
 
     def test_p3_export_tracking_data(self):
         message = self.post_email(self.anna, BODY)
@@ -132,7 +137,7 @@ class TestPrivacy(TrackingCase):
         """P4: author and readers of the record see details; others, portal and public see nothing."""
         message = self.post_email(self.anna, BODY)
         body = self.outgoing(message)["anna@customer.example"]["body"]
-        recipient = message.tracked_recipient_ids
+        recipient = self.tracked(message)
         manager = new_test_user(self.env, login="mtx_manager", groups="sales_team.group_sale_manager")
         portal = new_test_user(self.env, login="mtx_portal", groups="base.group_portal")
         Recipient = self.env["mail.tracked.recipient"]
@@ -154,7 +159,7 @@ class TestPrivacy(TrackingCase):
         self.assertFalse(message.with_user(self.colleague).sudo(False)._mail_tracking_status()[message.id])
         # logged on Anna too (L2), the email is visible to those who can read every linked record,
         # or any of them if the company says so
-        self.assertIn(("res.partner", self.anna.id), [(a.model, a.res_id) for a in message.association_ids])
+        self.assertIn(("res.partner", self.anna.id), [(a.model, a.res_id) for a in self.associations(message)])
         self.assertFalse(Recipient.with_user(self.colleague).search([("id", "=", recipient.id)]))
         self.assertEqual(Recipient.with_user(self.salesperson).search([("id", "=", recipient.id)]), recipient)
         self.env.company.mail_tracking_visibility = "any"

@@ -23,8 +23,8 @@ class TestTrackingRoutes(TrackingCase):
         self.anna_body = outgoing["anna@customer.example"]["body"]
         self.anna_token = self.token_of(self.anna_body)
         self.anna_links = [match.group(0) for match in CLICK_LINK.finditer(self.anna_body)]
-        self.anna_tracking = self.message.tracked_recipient_ids.filtered(lambda r: r.partner_id == self.anna)
-        self.bruno_tracking = self.message.tracked_recipient_ids - self.anna_tracking
+        self.anna_tracking = self.tracked(self.message).filtered(lambda r: r.partner_id == self.anna)
+        self.bruno_tracking = self.tracked(self.message) - self.anna_tracking
 
     def events(self):
         return self.env["mail.tracked.event"].sudo().search([("recipient_id.message_id", "=", self.message.id)])
@@ -177,4 +177,4 @@ class TestTrackingRoutes(TrackingCase):
         message = self.post_email(self.anna, BODY, track_opens=False)
         token = self.token_of(self.outgoing(message)["anna@customer.example"]["body"])
         self.url_open(f"/email-tracking/open/{token}.gif")
-        self.assertFalse(message.tracked_recipient_ids.event_ids)
+        self.assertFalse(self.tracked(message).event_ids)

@@ -26,7 +26,7 @@ class TestTrackingSend(TrackingCase):
         self.assertNotEqual(anna_token, bruno_token)
         self.assertEqual({m.group(1) for m in CLICK_LINK.finditer(anna_body)}, {anna_token})
         self.assertNotIn("https://shop.example/offer", anna_body, "the original URL is server-side only")
-        recipients = message.tracked_recipient_ids
+        recipients = self.tracked(message)
         self.assertEqual(recipients.partner_id, self.anna | self.bruno)
         self.assertEqual(set(recipients.mapped("state")), {"sent"})
         self.assertEqual(list(message.sudo().tracked_links.values()), ["https://shop.example/offer?id=7"])
@@ -51,7 +51,7 @@ class TestTrackingSend(TrackingCase):
         message = self.post_email(self.anna, BODY, track_opens=False, track_clicks=False)
         self.assertFalse(message.track_opens or message.track_clicks)
         self.assertEqual(self.outgoing(message)["anna@customer.example"]["body"].count("email-tracking"), 0)
-        self.assertFalse(message.tracked_recipient_ids)
+        self.assertFalse(self.tracked(message))
 
     def test_t4_user_defaults(self):
         self.salesperson.write({"mail_track_opens_default": False})
@@ -95,7 +95,7 @@ class TestTrackingSend(TrackingCase):
         message = self.post_email(self.anna | self.colleague.partner_id, BODY)
         outgoing = self.outgoing(message)
         self.assertNotIn("email-tracking", outgoing["carl@mycompany.example"]["body"])
-        self.assertEqual(message.tracked_recipient_ids.partner_id, self.anna)
+        self.assertEqual(self.tracked(message).partner_id, self.anna)
 
     def test_t9_empty_body_goes_out_untouched(self):
         message = self.post_email(self.anna, "")
@@ -103,7 +103,7 @@ class TestTrackingSend(TrackingCase):
         for mail in mails:
             for values in mail._prepare_outgoing_list():
                 self.assertNotIn("email-tracking", values["body"])
-        self.assertFalse(message.tracked_recipient_ids)
+        self.assertFalse(self.tracked(message))
 
     def test_t10_never_track_lists(self):
         """T10: a domain rule covers the domain and its subdomains, not look-alikes."""
@@ -117,14 +117,14 @@ class TestTrackingSend(TrackingCase):
         ])
         message = self.post_email(self.anna | self.bruno | sub | lookalike, BODY)
         outgoing = self.outgoing(message)
-        self.assertEqual(message.tracked_recipient_ids.partner_id, lookalike)
+        self.assertEqual(self.tracked(message).partner_id, lookalike)
         for email in ("anna@customer.example", "bruno@buyer.example", "x@eu.buyer.example"):
             self.assertNotIn("email-tracking", outgoing[email]["body"])
         # a colleague's personal list does not apply to the salesperson's emails
         colleague_lead = self.env["crm.lead"].create({"name": "Carl's deal", "user_id": self.colleague.id})
         message = self.post_email(self.anna, BODY, user=self.colleague, record=colleague_lead)
         self.outgoing(message)
-        self.assertEqual(message.tracked_recipient_ids.partner_id, self.anna)
+        self.assertEqual(self.tracked(message).partner_id, self.anna)
 
     def test_t10_users_keep_their_own_list_only(self):
         company_rule = self.env["mail.tracking.exclusion"].create({"pattern": "rival.example"})
@@ -146,10 +146,10 @@ class TestTrackingSend(TrackingCase):
         message = self.post_email(self.anna, BODY)
         mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
         mail._prepare_outgoing_list()
-        self.assertTrue(message.tracked_recipient_ids)
+        self.assertTrue(self.tracked(message))
         mail.write({"state": "exception"})
         mail._postprocess_sent_message(success_pids=[], failure_type="mail_smtp", failure_reason="down")
-        self.assertFalse(message.tracked_recipient_ids)
+        self.assertFalse(self.tracked(message))
 
     def test_r5_t11_copies_the_smtp_server_accepted_keep_their_tracking(self):
         """R5: Odoo sends one copy per contact and stops at the first refusal. The
@@ -173,9 +173,9 @@ class TestTrackingSend(TrackingCase):
         self.assertEqual(mail.state, "exception", "Odoo's own outcome is unchanged")
         self.assertEqual([m["To"] for m in delivered], ['"Anna Customer" <anna@customer.example>'])
         self.assertNotIn(COPY_HEADER, delivered[0])
-        self.assertEqual(message.tracked_recipient_ids.partner_id, self.anna)
+        self.assertEqual(self.tracked(message).partner_id, self.anna)
         token = self.token_of(delivered[0].get_body(("html",)).get_content())
-        self.assertEqual(message.tracked_recipient_ids.sudo().token_digest,
+        self.assertEqual(self.tracked(message).sudo().token_digest,
                          self.env["mail.tracked.recipient"]._event_values(token, None, None)["digest"])
 
     def test_t7_raw_addresses_sent_together_share_one_anonymous_token(self):
@@ -186,7 +186,7 @@ class TestTrackingSend(TrackingCase):
         raw_body = outgoing["x@raw.example, y@raw.example, z@raw.example"]["body"]
         anna_body = outgoing["anna@customer.example"]["body"]
         self.assertNotEqual(self.token_of(raw_body), self.token_of(anna_body))
-        anonymous = message.tracked_recipient_ids.filtered(lambda recipient: not recipient.partner_id)
+        anonymous = self.tracked(message).filtered(lambda recipient: not recipient.partner_id)
         self.assertEqual(len(anonymous), 1)
         self.assertEqual(anonymous.email, "x@raw.example, y@raw.example, z@raw.example")
-        self.assertEqual(len(message.tracked_recipient_ids), 2)
+        self.assertEqual(len(self.tracked(message)), 2)

@@ -24,18 +24,28 @@ class MailComposeMessage(models.TransientModel):
         string="Log on Opportunities", compute="_compute_logged_records", store=True, readonly=False,
         groups="sales_team.group_sale_salesman")
 
-    @api.depends("partner_ids", "mail_tracking_allowed")
+    @api.depends("partner_ids", "mail_tracking_allowed", "model", "res_ids")
     def _compute_mail_tracking_notice(self):
-        """Say which recipients will not be tracked, and why (P1, P2)."""
-        company = self.env.company
+        """Say which recipients will not be tracked, and why (P1, P2), under the
+        rules of the company the email follows: its record's, as message_post
+        decides. Empty when every recipient is tracked."""
         for composer in self:
             contacts = composer.partner_ids.filtered("partner_share")
-            untracked = contacts.filtered(lambda partner: not partner._is_individually_trackable(company))
+            untracked = contacts._mail_tracking_untracked(composer._mail_tracking_company())
             composer.mail_tracking_possible = composer.mail_tracking_allowed and (
                 not contacts or bool(contacts - untracked))
-            composer.mail_tracking_notice = untracked and self.env._(
+            composer.mail_tracking_notice = self.env._(
                 "Not tracked (no legal basis for processing, or tracking refused): %(names)s",
-                names=", ".join(untracked.mapped("display_name")))
+                names=", ".join(untracked.mapped("display_name"))) if untracked else False
+
+    def _mail_tracking_company(self):
+        self.ensure_one()
+        res_ids = self._evaluate_res_ids() if self.model and self.res_ids else []
+        if self.composition_mode == "comment" and len(res_ids) == 1 and \
+                isinstance(self.env[self.model], self.pool["mail.thread"]):
+            record = self.env[self.model].browse(res_ids)
+            return record._mail_get_companies(default=self.env.company)[record.id]
+        return self.env.company
 
     def _prepare_mail_values_static(self):
         values = super()._prepare_mail_values_static()

@@ -24,7 +24,7 @@ class MailMessageAssociationWizard(models.TransientModel):
     @api.depends("message_id")
     def _compute_selection(self):
         for wizard in self:
-            associations = wizard.message_id._origin.sudo().association_ids
+            associations = wizard.message_id._origin._mail_log_associations()
             wizard.partner_ids = wizard._visible(associations, "res.partner")
             wizard.lead_ids = wizard._visible(associations, "crm.lead")
 
@@ -42,7 +42,7 @@ class MailMessageAssociationWizard(models.TransientModel):
     @api.depends("message_id")
     def _compute_other_association_ids(self):
         for wizard in self:
-            wizard.other_association_ids = wizard.message_id._origin.sudo().association_ids.filtered(
+            wizard.other_association_ids = wizard.message_id._origin._mail_log_associations().filtered(
                 lambda a: a.model not in ("res.partner", "crm.lead"))
 
     def action_apply(self):
@@ -53,7 +53,7 @@ class MailMessageAssociationWizard(models.TransientModel):
             raise AccessError(_("Only the author of this email, whoever may edit %(record)s and administrators "
                                 "can change where it is logged.", record=message.record_name or _("its record")))
         Association = self.env["mail.message.association"].sudo()
-        associations = message.sudo().association_ids
+        associations = message._mail_log_associations()
         # sudo: the field is hidden from users without the CRM, who choose no opportunity
         leads = self.sudo().lead_ids.with_env(self.env)._filtered_access("read")
         chosen = {("res.partner", partner.id) for partner in self.partner_ids} \

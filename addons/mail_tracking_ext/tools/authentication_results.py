@@ -1,0 +1,86 @@
+"""Who really sent an email that reached the logging address (SPEC L4, R8).
+
+The ``From`` header is whatever the sender typed. What a receiving mail server
+verified (SPF, DKIM, DMARC) it writes in an ``Authentication-Results`` header
+(RFC 8601) under its own name, the *authserv-id*, after deleting any header
+claiming that name that arrived from outside. So only the topmost header of the
+company's own mail server says anything; the others may be forged.
+
+An email is taken as sent from the domain of its ``From`` address when that
+header reports ``dmarc=pass`` for that domain, or ``dkim=pass`` with a signing
+domain aligned with it (the same domain, or a parent of it).
+"""
+import re
+
+from odoo.tools import email_normalize, email_split
+
+_COMMENT = re.compile(r"\([^()]*\)")
+
+
+class SenderCheck:
+    """The outcome: ``domain`` authenticated, or ``problem``, one of the keys of
+    :data:`PROBLEMS`, with ``detail`` for the message."""
+
+    def __init__(self, domain=None, problem=None, detail=""):
+        self.domain, self.problem, self.detail = domain, problem, detail
+
+    def __bool__(self):
+        return self.problem is None
+
+
+def parse_authentication_results(value):
+    """``(authserv-id, [(method, result, {property: value})])`` of one header value."""
+    previous = None
+    while previous != value:  # comments nest: strip the innermost until none is left
+        previous, value = value, _COMMENT.sub(" ", value)
+    parts = [part.strip() for part in value.split(";")]
+    authserv_id = parts[0].split()[0].lower() if parts and parts[0].split() else ""
+    results = []
+    for part in parts[1:]:
+        tokens = part.split()
+        if not tokens or "=" not in tokens[0]:
+            continue
+        method, _sep, result = tokens[0].partition("=")
+        properties = {}
+        for token in tokens[1:]:
+            key, sep, prop_value = token.partition("=")
+            if sep:
+                properties.setdefault(key.lower(), prop_value.strip('"').lower())
+        results.append((method.lower().split("/")[0], result.lower(), properties))
+    return authserv_id, results
+
+
+def _aligned(signing_domain, from_domain):
+    signing_domain = signing_domain.lstrip("@").rsplit("@", 1)[-1]
+    return bool(signing_domain) and (from_domain == signing_domain or from_domain.endswith("." + signing_domain))
+
+
+def check_sender(message, trusted_authserv_ids):
+    """Whether ``message`` (an :class:`email.message.Message`) comes from the
+    domain of its single ``From`` address, per the topmost
+    ``Authentication-Results`` header of one of ``trusted_authserv_ids``."""
+    from_values = message.get_all("From") or []
+    addresses = [address for value in from_values for address in email_split(str(value))]
+    if len(from_values) != 1 or len(addresses) != 1 or not email_normalize(addresses[0]):
+        return SenderCheck(problem="from", detail=", ".join(str(value) for value in from_values))
+    from_domain = email_normalize(addresses[0]).rsplit("@", 1)[1]
+    trusted = {authserv_id.strip().lower() for authserv_id in trusted_authserv_ids if authserv_id.strip()}
+    if not trusted:
+        return SenderCheck(problem="unconfigured")
+    header = next((
+        parsed for parsed in (parse_authentication_results(str(value))
+                              for value in message.get_all("Authentication-Results") or [])
+        if parsed[0] in trusted), None)
+    if header is None:
+        return SenderCheck(problem="unauthenticated", detail=from_domain)
+    results = header[1]
+    for method, result, properties in results:
+        if method == "dmarc" and result == "pass" and properties.get("header.from") == from_domain:
+            return SenderCheck(domain=from_domain)
+    if any(method == "dmarc" and result in ("fail", "permerror") for method, result, _props in results):
+        return SenderCheck(problem="dmarc", detail=from_domain)
+    for method, result, properties in results:
+        signing_domain = properties.get("header.d") or properties.get("header.i") or ""
+        if method == "dkim" and result == "pass" and _aligned(signing_domain, from_domain):
+            return SenderCheck(domain=from_domain)
+    return SenderCheck(problem="unauthenticated", detail=from_domain)
