@@ -8,7 +8,7 @@ VENV_PYTHON := .venv/$(ODOO_VERSION)/bin/python
 # the project's environment, with a PostgreSQL server (the machine's, or the project's own)
 IN_ENV := $(VENV_PYTHON) -m devtools.postgres $(VENV_PYTHON)
 
-.PHONY: bootstrap run test i18n bench bench-x1 bench-x2 bench-x3 bench-rewrite bench-send
+.PHONY: bootstrap run test i18n screenshots bench bench-x1 bench-x2 bench-x3 bench-rewrite bench-send
 
 ## bootstrap: Debian packages, Odoo's verified source, .venv/$(ODOO_VERSION) (idempotent)
 bootstrap:
@@ -56,3 +56,8 @@ bench-send: bootstrap
 ## i18n: export the addons' .pot files with Odoo and merge them into their it.po (then translate)
 i18n: bootstrap
 	@$(IN_ENV) devtools/i18n.py $(ARGS)
+
+## screenshots: the addon's screens as its users see them, English and Italian, into .screenshots/
+##              e.g. make screenshots ARGS="--scene composer --lang it_IT"
+screenshots: bootstrap
+	@$(IN_ENV) scripts/screenshots.py $(ARGS)

@@ -291,6 +291,19 @@ def install(db, modules, demo=True, extra_oca=False, update=False, log_level="wa
                     demo=demo, extra_oca=extra_oca, log_level=log_level, timeout=timeout)
 
 
+def prepare_demo_db(db, base_url, fresh=False, log_level="warn"):
+    """Create ``db`` with demo data and the addon (or upgrade it when it exists), with every
+    outgoing mail going to Odoo's --smtp and links pointing at ``base_url``. Returns (rc, log)."""
+    if fresh:
+        drop_db(db)
+    rc, log = install(db, MODULE, demo=True, update=db_exists(db), log_level=log_level)
+    if rc == 0:
+        # no mail server record may take precedence over --smtp
+        query(db, "UPDATE ir_mail_server SET active = false WHERE active")
+        query(db, "UPDATE ir_config_parameter SET value = %s WHERE key = 'web.base.url'", (base_url,))
+    return rc, log
+
+
 # -- a running server ----------------------------------------------------------
 
 class RpcError(RuntimeError):

@@ -65,20 +65,14 @@ def main():
     print(f"Mail catcher: SMTP 127.0.0.1:{SMTP_PORT}, web http://localhost:{CATCHER_HTTP_PORT}", flush=True)
     server = proxy = None
     try:
-        if os.environ.get("MTX_FRESH") == "1":
-            rt.drop_db(DB)
-        reuse = rt.db_exists(DB)
+        reuse = rt.db_exists(DB) and os.environ.get("MTX_FRESH") != "1"
         print(("Upgrading" if reuse else "Creating") + f" database {DB} (demo data, {rt.MODULE})...", flush=True)
-        rc, log = rt.install(DB, rt.MODULE, demo=True, update=reuse, log_level="warn")
+        base_url = f"http://localhost:{HTTP_PORT}"
+        rc, log = rt.prepare_demo_db(DB, base_url, fresh=os.environ.get("MTX_FRESH") == "1")
         if rc != 0:
             print(log[-5000:], file=sys.stderr)
             print(f"odoo-bin {'-u' if reuse else '-i'} {rt.MODULE} failed (exit code {rc})", file=sys.stderr)
             return 1
-        # every outgoing mail goes to the catcher: no mail server record may take precedence over
-        # --smtp; links in mails point at this local server
-        rt.query(DB, "UPDATE ir_mail_server SET active = false WHERE active")
-        base_url = f"http://localhost:{HTTP_PORT}"
-        rt.query(DB, "UPDATE ir_config_parameter SET value = %s WHERE key = 'web.base.url'", (base_url,))
 
         server = rt.OdooServer(DB, http_port=rt.free_port() if args.workers else HTTP_PORT, smtp_port=SMTP_PORT,
                                log_level=LOG_LEVEL, host="localhost", workers=args.workers)

@@ -68,7 +68,7 @@ class MailTrackingController(http.Controller):
         request.update_context(lang=partner.lang or request.env.lang)
         done = request.httprequest.method == "POST"
         if done:
-            partner.sudo().do_not_track = True
+            partner.sudo()._mail_tracking_opt_out()
         return request.render("mail_tracking_ext.optout_page", {
             "done": done or partner.do_not_track,
             "token": token,

@@ -123,6 +123,7 @@ class MailLoggingImport(models.Model):
             "res_id": self.id,
             "view_mode": "form",
             "target": "new",
+            "context": {"dialog_size": "extra-large"},
         }
 
     def _import_batch(self, size=IMPORT_BATCH_SIZE):
@@ -141,9 +142,8 @@ class MailLoggingImport(models.Model):
             message = email.message_from_bytes(raw, policy=policy.SMTP)
             if not (message.get("From") or message.get("To") or message.get("Message-ID")):
                 # anything parses as an email without headers: say what is wrong, and with which file
-                requests |= Request._refuse({"source": "import", "user_id": user.id, "name": names[attachment_id]},
-                                            _("This is not an email that can be read: it has no sender, no "
-                                              "recipient and no Message-ID."))
+                requests |= Request._refuse(
+                    {"source": "import", "user_id": user.id, "name": names[attachment_id]}, "not_an_email")
                 continue
             try:
                 with self.env.cr.savepoint():
@@ -154,7 +154,7 @@ class MailLoggingImport(models.Model):
                 requests |= Request._refuse({
                     "source": "import", "user_id": user.id, "name": str(message.get("Subject") or ""),
                     "email_from": str(message.get("From") or ""), "message_ref": str(message.get("Message-ID") or ""),
-                }, _("This email could not be read or logged."))
+                }, "failed")
         processed = min(self.processed_count + size, self.email_count)
         values = {"processed_count": processed, "request_ids": [fields.Command.link(r.id) for r in requests]}
         if processed >= self.email_count:

@@ -10,11 +10,33 @@ from markupsafe import Markup
 from odoo import _, api, fields, models, tools
 from odoo.tools import email_normalize, html2plaintext, plaintext2html
 from odoo.tools.mail import decode_message_header, email_split_tuples
+from odoo.tools.translate import LazyTranslate
 
 from ..tools.authentication_results import check_sender
 from ..tools.forwarded_email import attached_original, parse_inline_forward, strip_forward_prefix
 
 _logger = logging.getLogger(__name__)
+_lt = LazyTranslate(__name__)
+
+# Why an email was not logged, by code: the reason is written in the language of
+# whoever reads it, with the details kept beside the code (L4, L7).
+REFUSALS = {
+    "unreadable": _lt("The email could not be read."),
+    "not_an_email": _lt("This is not an email that can be read: it has no sender, no recipient and no Message-ID."),
+    "failed": _lt("This email could not be read or logged."),
+    "from_count": _lt("The From header must hold exactly one address; it holds: %(from)s."),
+    "unconfigured": _lt("No trusted mail server is set in Settings, so no sender can be authenticated."),
+    "unauthenticated": _lt("No trusted mail server authenticated the sender's domain %(domain)s "
+                           "(DMARC or aligned DKIM)."),
+    "dmarc": _lt("The sender's domain %(domain)s failed DMARC: the email may be forged."),
+    "sender_unknown": _lt("The sender %(sender)s is neither a user nor one of a user's declared addresses."),
+    "logging_address_only": _lt("This email was sent to the logging address only and holds no forwarded email."),
+    "not_a_party": _lt("The importing user is neither the sender nor a recipient of this email."),
+    "duplicate": _lt("This email is already in the CRM."),
+    "never_log": _lt("Every customer address of this email is on a never-log list."),
+    "no_customer": _lt("This email has no customer address: nothing to log."),
+    "no_contact": _lt("No address of this email is a contact, and creating contacts is switched off."),
+}
 
 
 class MailLoggingRequest(models.Model):
@@ -34,11 +56,14 @@ class MailLoggingRequest(models.Model):
 
     name = fields.Char("Subject", readonly=True)
     source = fields.Selection(
-        [("address", "Logging Address"), ("import", "Import")], required=True, default="address", readonly=True)
+        [("address", "Logging Address"), ("import", "File Import")], required=True, default="address", readonly=True)
     state = fields.Selection(
         [("logged", "Logged"), ("duplicate", "Already Logged"), ("refused", "Refused")],
         required=True, default="refused", readonly=True, index=True)
-    reason = fields.Char(readonly=True, help="Why the email was not logged.")
+    refusal = fields.Char("Refusal Code", readonly=True, help="Why the email was not logged, as a code.")
+    refusal_details = fields.Json(readonly=True)
+    reason = fields.Char(compute="_compute_reason", help="Why the email was not logged.")
+    legacy_reason = fields.Char(readonly=True, help="The reason, as written before refusals had codes (18.0.1.1).")
     email_from = fields.Char("From", readonly=True)
     user_id = fields.Many2one(
         "res.users", "Logged For", readonly=True, index=True,
@@ -59,6 +84,15 @@ class MailLoggingRequest(models.Model):
     sender_authenticated = fields.Boolean(
         readonly=True, help="A trusted mail server authenticated the domain of the sender's address.")
 
+    @api.depends("refusal", "refusal_details", "legacy_reason")
+    @api.depends_context("lang")
+    def _compute_reason(self):
+        for request in self:
+            template = REFUSALS.get(request.refusal)
+            # the lazy term's source: translated here, in the reader's language, with its details
+            request.reason = self.env._(template._source, **(request.refusal_details or {})) \
+                if template else request.legacy_reason
+
     # ------------------------------------------------------------
     # Mail gateway (L4)
     # ------------------------------------------------------------
@@ -68,8 +102,7 @@ class MailLoggingRequest(models.Model):
         message = self.env.context.get("mail_logging_raw_email")
         if message is None:
             return self.create({
-                "name": msg_dict.get("subject"), "email_from": msg_dict.get("email_from"),
-                "reason": _("The email could not be read."),
+                "name": msg_dict.get("subject"), "email_from": msg_dict.get("email_from"), "refusal": "unreadable",
             })
         request = self._log_email(message, msg_dict=msg_dict)
         if request.state == "refused" and request.company_id.mail_logging_notify_refusal:
@@ -130,18 +163,16 @@ class MailLoggingRequest(models.Model):
         if source == "address":
             check = check_sender(message, self.env.company._mail_logging_trusted_authserv_ids())
             if not check:
-                return self._refuse(request_values, self._unauthenticated_reason(check))
+                details = {"from": check.detail} if check.problem == "from_count" else {"domain": check.detail}
+                return self._refuse(request_values, check.problem, **details)
             request_values["sender_authenticated"] = True
             user = Users._find_by_sender_email(values["email_from"])
             if not user:
-                return self._refuse(request_values, _(
-                    "The sender %(sender)s is neither a user nor one of a user's declared addresses.",
-                    sender=values["email_from"] or _("(unknown)")))
+                return self._refuse(request_values, "sender_unknown", sender=values["email_from"] or "?")
             if not self._external_parties(values["to"], values["cc"]):
                 original = self._forwarded_original(message, values)
                 if not original:
-                    return self._refuse(dict(request_values, user_id=user.id), _(
-                        "This email was sent to the logging address only and holds no forwarded email."))
+                    return self._refuse(dict(request_values, user_id=user.id), "logging_address_only")
                 values = original
                 request_values.update(
                     is_forward=True, name=values["subject"], email_from=values["email_from"],
@@ -151,29 +182,25 @@ class MailLoggingRequest(models.Model):
             # one logs one's own correspondence only: no email "from" a colleague
             if not any(Users._find_by_sender_email(email) == user
                        for email in self._emails(values["email_from"], values["to"], values["cc"])):
-                return self._refuse(dict(request_values, user_id=user.id), _(
-                    "The importing user is neither the sender nor a recipient of this email."))
+                return self._refuse(dict(request_values, user_id=user.id), "not_a_party")
         request_values["user_id"] = user.id
 
         existing = self.env["mail.message"].sudo().search([("message_id", "=", values["message_id"])], limit=1)
         if existing:
             return self.sudo().create(dict(
-                request_values, state="duplicate", logged_message_id=existing.id,
-                reason=_("This email is already in the CRM.")))
+                request_values, state="duplicate", logged_message_id=existing.id, refusal="duplicate"))
 
         parties = self._external_parties(values["email_from"], values["to"], values["cc"])
         excluded = self.env["mail.tracking.exclusion"]._excluded_emails(set(parties), user, scope="log")
         parties = {email: name for email, name in parties.items() if email not in excluded}
         if not parties:
-            return self._refuse(request_values, _("Every customer address of this email is on a never-log list.")
-                                if excluded else _("This email has no customer address: nothing to log."))
+            return self._refuse(request_values, "never_log" if excluded else "no_customer")
 
         if create_contacts is None:
             create_contacts = user.mail_log_create_contacts
         partners, created = self._contacts_for(parties, user, create_contacts)
         if not partners:
-            return self._refuse(request_values, _(
-                "No address of this email is a contact, and creating contacts is switched off."))
+            return self._refuse(request_values, "no_contact")
 
         message_values = self._create_logged_message(values, partners[0], user)
         logged = message_values["message"]
@@ -186,22 +213,12 @@ class MailLoggingRequest(models.Model):
             excluded_attachments="\n".join(message_values["left_out"]) or False))
 
     @api.model
-    def _unauthenticated_reason(self, check):
-        """Why the logging address could not trust the sender of an email (L4, R8)."""
-        return {
-            "from": _("The From header must hold exactly one address; it holds: %(from)s.",
-                      **{"from": check.detail or _("(none)")}),
-            "unconfigured": _("No trusted mail server is set in Settings, so no sender can be authenticated."),
-            "unauthenticated": _("No trusted mail server authenticated the sender's domain %(domain)s "
-                                 "(DMARC or aligned DKIM).", domain=check.detail),
-            "dmarc": _("The sender's domain %(domain)s failed DMARC: the email may be forged.",
-                       domain=check.detail),
-        }[check.problem]
-
-    @api.model
-    def _refuse(self, request_values, reason):
-        _logger.info("Email %s not logged: %s", request_values.get("message_ref"), reason)
-        return self.sudo().create(dict(request_values, state="refused", reason=reason))
+    def _refuse(self, request_values, refusal, **details):
+        """Record that an email was not logged, and why: ``refusal``, a key of
+        :data:`REFUSALS`, with the ``details`` its sentence names."""
+        _logger.info("Email %s not logged: %s %s", request_values.get("message_ref"), refusal, details)
+        return self.sudo().create(dict(request_values, state="refused", refusal=refusal,
+                                       refusal_details=details or False))
 
     @api.model
     def _email_values(self, message, parsed):
@@ -221,6 +238,12 @@ class MailLoggingRequest(models.Model):
         }
         if not message.get("Message-Id"):
             values["message_id"] = self._stable_message_id(values)
+        if message.get_body(("html",)) is None and (plain := message.get_body(("plain",))) is not None:
+            # Odoo keeps a text-only email as preformatted text: paragraphs and clickable links read better
+            try:
+                values["body"] = plaintext2html(plain.get_content())
+            except (LookupError, ValueError):
+                pass  # an unknown charset: Odoo's own rendering stays
         return values
 
     @api.model

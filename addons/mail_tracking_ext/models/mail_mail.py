@@ -40,7 +40,7 @@ class MailMail(models.Model):
 
     def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
         if tracked := self.filtered(lambda mail: mail.track_opens or mail.track_clicks):
-            self.env["mail.tracked.recipient"]._forget_unaccepted(tracked)
+            self.env["mail.tracked.recipient"]._settle_sent(tracked)
         logged = self.mail_message_id.filtered("log_email")  # before the mails may be deleted
         result = super()._postprocess_sent_message(
             success_pids, failure_reason=failure_reason, failure_type=failure_type)

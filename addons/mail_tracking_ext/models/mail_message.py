@@ -63,6 +63,14 @@ class MailMessage(models.Model):
             for message in logged:
                 store.add(message, {"logEmail": True, "logEditable": message in editable})
 
+    def _cleanup_side_records(self):
+        """Odoo's chatter deletes an email written in Odoo by emptying it: its
+        tracking and its places on other timelines go with it (N3, N5, L2)."""
+        super()._cleanup_side_records()
+        self.env["mail.tracked.recipient"].sudo().search([("message_id", "in", self.ids)]).unlink()
+        self._mail_log_associations().unlink()
+        self.filtered("log_email").sudo().write({"log_email": False})
+
     def _mail_log_associations(self):
         """The timelines these emails are logged on, besides their own record (all of them:
         callers decide what the user may see)."""
@@ -228,7 +236,7 @@ class MailMessage(models.Model):
             conversation |= Message.search(expression.AND([on_records, [("subject", "=ilike", pattern)]])).filtered(
                 lambda message: conversation_topic(message.subject) == topic)
         return self.env["mail.message"].search([
-            ("id", "in", conversation.ids),
+            ("id", "in", (conversation - conversation._filter_empty()).ids),
             "|", ("log_email", "=", True),  # emails logged from a mailbox are stored as notes
             "&", ("message_type", "in", ("email", "comment", "email_outgoing")),
             "|", ("subtype_id", "=", False), ("subtype_id.internal", "=", False),
@@ -353,6 +361,8 @@ class MailMessage(models.Model):
             recipients = status[message.id]
             if not recipients and not (
                     message.author_id == self.env.user.partner_id and message._mail_tracking_pending()):
+                # nothing the user may see (P4), or the email left untracked: no icons
+                store.add(message, {"mailTracking": False})
                 continue
             store.add(message, {"mailTracking": {
                 "opens": message.track_opens,

@@ -296,19 +296,27 @@ class MailTrackedRecipient(models.Model):
             copies_state["accepted"].add(copy_id)
 
     @api.model
-    def _forget_unaccepted(self, mails):
-        """Forget the tracked copies of ``mails`` that the SMTP server did not
-        accept (R5): their token reached nobody. Odoo sends one copy per
-        contact and stops at the first refusal, so the others of one email may
-        well have left: each copy is judged by its own SMTP answer."""
-        copies_state = self.env.cr.cache.get(COPIES_CACHE_KEY)
-        if not copies_state:
-            return
-        prepared = set().union(*(copies_state["prepared"].pop(mail_id, ()) for mail_id in mails.ids))
-        unaccepted = prepared - copies_state["accepted"]
-        copies_state["accepted"] -= prepared
+    def _settle_sent(self, mails):
+        """After Odoo tried to send ``mails``: forget the tracked copies the SMTP
+        server did not accept (R5), and tell the chatters of the emails that
+        left with no tracked copy at all (every recipient on a never-track list,
+        or not trackable) to drop their tracking icons (N4).
+
+        Odoo sends one copy per contact and stops at the first refusal, so the
+        other copies of one email may well have left: each copy is judged by its
+        own SMTP answer."""
+        copies_state = self.env.cr.cache.get(COPIES_CACHE_KEY) or {"prepared": {}, "accepted": set()}
+        prepared = {mail_id: copies_state["prepared"].pop(mail_id, set()) for mail_id in mails.ids}
+        all_prepared = set().union(*prepared.values())
+        unaccepted = all_prepared - copies_state["accepted"]
+        copies_state["accepted"] -= all_prepared
         if unaccepted:
             self.sudo().browse(unaccepted).exists().unlink()
+        untracked = mails.filtered(lambda mail: not prepared[mail.id]).mail_message_id
+        if untracked:
+            tracked = set(self.sudo().search([("message_id", "in", untracked.ids)]).message_id.ids)
+            for message in untracked.filtered(lambda message: message.id not in tracked and message.model):
+                self._push_refresh(message.model, message.res_id, message.id)
 
     # ------------------------------------------------------------
     # Public routes: one SQL statement each, nothing written for unknown
@@ -488,11 +496,8 @@ class MailTrackedRecipient(models.Model):
             "notify": False,
         }
         bus = self.env["bus.bus"].sudo()
-        if row["model"] and row["res_id"] and row["model"] in self.env:
-            # whoever has the record open may not see this email's tracking (P4): they only
-            # learn that it changed, and fetch what they may see
-            bus._sendone((self.env[row["model"]].browse(row["res_id"]), MAIL_TRACKING_BUS_SUBCHANNEL),
-                         "mail_tracking_ext/engagement", {"message_id": row["message_id"], "refresh": True})
+        if row["model"] and row["res_id"]:
+            self._push_refresh(row["model"], row["res_id"], row["message_id"])
         if row["author_id"]:
             bus._sendone(self.env["res.partner"].browse(row["author_id"]), "mail_tracking_ext/engagement", {
                 **payload,
@@ -502,6 +507,16 @@ class MailTrackedRecipient(models.Model):
                 "model": row["model"] or False,
                 "res_id": row["res_id"] or False,
             })
+
+    @api.model
+    def _push_refresh(self, model, res_id, message_id):
+        """Tell the chatters showing a record that one of its emails' tracking
+        changed. Whoever has the record open may not see that tracking (P4): they
+        only learn that it changed, and fetch what they may see."""
+        if model in self.env:
+            self.env["bus.bus"].sudo()._sendone(
+                (self.env[model].browse(res_id), MAIL_TRACKING_BUS_SUBCHANNEL),
+                "mail_tracking_ext/engagement", {"message_id": message_id, "refresh": True})
 
     @api.model
     def _optout_contact(self, token):

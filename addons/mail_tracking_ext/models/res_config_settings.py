@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class ResConfigSettings(models.TransientModel):
@@ -34,5 +34,14 @@ class ResConfigSettings(models.TransientModel):
     mail_logging_notify_refusal = fields.Boolean(
         related="company_id.mail_logging_notify_refusal", readonly=False)
     mail_logging_alias_id = fields.Many2one(
-        "mail.alias", "Logging Address", readonly=True,
+        "mail.alias", "Logging Alias", readonly=True,
         default=lambda self: self.env.ref("mail_tracking_ext.mail_logging_alias", raise_if_not_found=False))
+    # an alias without a domain is no address anybody can write to: say so
+    mail_logging_address = fields.Char("Logging Address", related="mail_logging_alias_id.alias_full_name")
+    mail_logging_alias_domain_missing = fields.Boolean(compute="_compute_mail_logging_alias_domain_missing")
+
+    @api.depends("mail_logging_alias_id.alias_domain_id")
+    def _compute_mail_logging_alias_domain_missing(self):
+        for settings in self:
+            settings.mail_logging_alias_domain_missing = bool(
+                settings.mail_logging_alias_id and not settings.mail_logging_alias_id.alias_domain_id)

@@ -28,6 +28,15 @@ class ResPartner(models.Model):
         help="Never record an open or a click of this contact again, including for emails "
              "already sent.")
 
+    def _mail_tracking_opt_out(self):
+        """The contact stops all tracking through the link of a tracked email
+        (P2): their timeline says they did it, not the public user of the page."""
+        for partner in self.filtered(lambda partner: not partner.do_not_track):
+            partner.with_context(tracking_disable=True).do_not_track = True
+            partner.message_post(
+                body=partner.env._("Stopped the tracking of their emails, through the link in a tracked email."),
+                author_id=partner.id, message_type="notification", subtype_xmlid="mail.mt_note")
+
     def _mail_tracking_untracked(self, company):
         """The contacts among these whom a tracked email under ``company``'s
         rules reaches untracked (P1, P2): what the composers name beside

@@ -24,8 +24,13 @@ class ResUsers(models.Model):
         help="Be notified when a recipient opens your email or clicks one of its links.")
     mail_tracking_exclusion_ids = fields.One2many(
         "mail.tracking.exclusion", "user_id", string="Never Track", domain=[("scope", "=", "track")])
-    mail_tracking_defaults_enforced = fields.Boolean(
-        related="company_id.mail_tracking_enforce_defaults")
+    # What a new email starts from, under the company's rules: Preferences show these
+    # when the company decides (tracking not allowed, or defaults enforced)
+    mail_tracking_defaults_enforced = fields.Boolean(compute="_compute_mail_switches_in_force")
+    mail_track_opens_in_force = fields.Boolean(
+        "Track Opens by Default (in Force)", compute="_compute_mail_switches_in_force")
+    mail_track_clicks_in_force = fields.Boolean(
+        "Track Clicks by Default (in Force)", compute="_compute_mail_switches_in_force")
     # Logging (L1, L3, L4, L5)
     mail_log_default = fields.Boolean(
         "Log Emails by Default", default=True,
@@ -42,7 +47,8 @@ class ResUsers(models.Model):
         "My Other Addresses",
         help="Other addresses you send email from (aliases, personal mailbox), one per line: "
              "emails from them sent to the company logging address are logged as yours.")
-    mail_log_defaults_enforced = fields.Boolean(related="company_id.mail_log_enforce_default")
+    mail_log_defaults_enforced = fields.Boolean(compute="_compute_mail_switches_in_force")
+    mail_log_in_force = fields.Boolean("Log Emails by Default (in Force)", compute="_compute_mail_switches_in_force")
     # Activity feed (N2)
     mail_tracking_feed_seen = fields.Datetime(
         "Email Engagement Seen On", readonly=True, copy=False,
@@ -53,8 +59,9 @@ class ResUsers(models.Model):
         return super().SELF_READABLE_FIELDS + [
             "mail_track_opens_default", "mail_track_clicks_default", "mail_tracking_notify",
             "mail_tracking_exclusion_ids", "mail_tracking_defaults_enforced",
+            "mail_track_opens_in_force", "mail_track_clicks_in_force",
             "mail_log_default", "mail_log_create_contacts", "mail_logging_exclusion_ids",
-            "mail_logging_sender_emails", "mail_log_defaults_enforced",
+            "mail_logging_sender_emails", "mail_log_defaults_enforced", "mail_log_in_force",
         ]
 
     @property
@@ -66,29 +73,42 @@ class ResUsers(models.Model):
             "mail_logging_sender_emails",
         ]
 
+    def _mail_switches_in_force(self, company):
+        """The switches a new email of this user starts from under ``company``'s
+        rules (T3-T5, L1): ``{track_opens, track_clicks, log_email}``."""
+        self.ensure_one()
+        if not company.mail_tracking_allowed:
+            opens = clicks = False
+        elif company.mail_tracking_enforce_defaults:
+            opens, clicks = company.mail_tracking_default_opens, company.mail_tracking_default_clicks
+        else:
+            opens, clicks = self.mail_track_opens_default, self.mail_track_clicks_default
+        log = company.mail_log_default if company.mail_log_enforce_default else self.mail_log_default
+        return {"track_opens": opens, "track_clicks": clicks, "log_email": log}
+
+    @api.depends("mail_track_opens_default", "mail_track_clicks_default", "mail_log_default")
+    @api.depends_context("company")
+    def _compute_mail_switches_in_force(self):
+        company = self.env.company
+        for user in self:
+            switches = user._mail_switches_in_force(company)
+            user.mail_tracking_defaults_enforced = (
+                not company.mail_tracking_allowed or company.mail_tracking_enforce_defaults)
+            user.mail_track_opens_in_force = switches["track_opens"]
+            user.mail_track_clicks_in_force = switches["track_clicks"]
+            user.mail_log_defaults_enforced = company.mail_log_enforce_default
+            user.mail_log_in_force = switches["log_email"]
+
     @api.model
     def _mail_tracking_defaults(self):
         """Switch values a new email of the current user starts from (T3-T5)."""
-        company = self.env.company
-        if not company.mail_tracking_allowed:
-            return {"track_opens": False, "track_clicks": False}
-        if company.mail_tracking_enforce_defaults:
-            return {
-                "track_opens": company.mail_tracking_default_opens,
-                "track_clicks": company.mail_tracking_default_clicks,
-            }
-        return {
-            "track_opens": self.env.user.mail_track_opens_default,
-            "track_clicks": self.env.user.mail_track_clicks_default,
-        }
+        switches = self.env.user._mail_switches_in_force(self.env.company)
+        return {"track_opens": switches["track_opens"], "track_clicks": switches["track_clicks"]}
 
     @api.model
     def _mail_log_default(self):
         """Value the Log switch of a new email of the current user starts from (L1)."""
-        company = self.env.company
-        if company.mail_log_enforce_default:
-            return company.mail_log_default
-        return self.env.user.mail_log_default
+        return self.env.user._mail_switches_in_force(self.env.company)["log_email"]
 
     @api.constrains("mail_logging_sender_emails")
     def _check_mail_logging_sender_emails(self):

@@ -457,6 +457,15 @@ class TestEmailLogging(TrackingCase):
         self.gateway(build_email(sara, "carla@acme.example", delivered_to=self.logging_address))
         self.assertIn("No trusted mail server is set", self.last_request().reason)
 
+    def test_l4_settings_show_the_whole_logging_address_or_why_there_is_none(self):
+        settings = self.env["res.config.settings"].create({})
+        self.assertEqual(settings.mail_logging_address, self.logging_address)
+        self.assertIn("@", settings.mail_logging_address)
+        self.assertFalse(settings.mail_logging_alias_domain_missing)
+        self.alias.alias_domain_id = False
+        settings = self.env["res.config.settings"].create({})
+        self.assertTrue(settings.mail_logging_alias_domain_missing, "Settings warn: nobody can write to it")
+
     def test_l4_fallback_model_route(self):
         """The logging model also works as the fallback model of a mail server."""
         email = as_received(build_email(self.salesperson.email, "carla@acme.example", inline_image=False))
@@ -680,6 +689,29 @@ class TestEmailLogging(TrackingCase):
         other = self.env["mail.logging.import"].with_user(self.colleague).search([])
         self.assertNotIn(batch, other, "an import is its user's own")
 
+    def test_l7_a_text_only_email_reads_as_paragraphs_with_links(self):
+        text_only = EmailMessage()
+        text_only["From"], text_only["To"] = self.salesperson.email, "carla@acme.example"
+        text_only["Subject"], text_only["Message-ID"] = "Plain", make_msgid(domain="mailbox.example")
+        text_only.set_content("Ciao Carla,\n\necco il link: https://shop.example/offerta\nA presto")
+        batch = self.import_of(self.salesperson, [("plain.eml", text_only.as_bytes())])
+        batch.action_import()
+        body = batch.request_ids.logged_message_id.body
+        self.assertNotIn("<pre", body)
+        self.assertIn('href="https://shop.example/offerta"', body)
+
+    def test_e1_l7_refusal_reasons_read_in_the_reader_language(self):
+        """A reason is stored as a code: read in Italian, it is Italian, whoever was logged in."""
+        self.env["res.lang"]._activate_lang("it_IT")
+        self.env["ir.module.module"]._load_module_terms(["mail_tracking_ext"], ["it_IT"], overwrite=True)
+        request = self.env["mail.logging.request"].with_context(lang="en_US")._refuse(
+            {"source": "import", "user_id": self.salesperson.id}, "sender_unknown", sender="x@y.example")
+        self.assertEqual(request.with_context(lang="en_US").reason,
+                         "The sender x@y.example is neither a user nor one of a user's declared addresses.")
+        italian = request.with_context(lang="it_IT").reason
+        self.assertIn("x@y.example", italian)
+        self.assertNotEqual(italian, request.with_context(lang="en_US").reason)
+
     def test_l7_a_file_that_is_not_an_email_is_refused_for_that_reason_by_name(self):
         """L7: a binary file named .eml, or an mbox entry that is not an email, is refused
         saying so, named by its file, and the other emails of the import are logged."""
@@ -811,11 +843,15 @@ class TestForwardedEmailParsing(TransactionCase):
 class TestEmailLoggingTour(TrackingCase):
 
     def test_l2_associations_from_the_company_timeline(self):
-        """L2: the company's chatter shows the logged email and edits its associations."""
+        """L2: the company's chatter shows the logged email and edits its associations,
+        for its author also when it is logged on a colleague's opportunity too (as after
+        the opportunity changed hands): that one is kept, unnamed, and Reply works."""
         acme = self.env["res.partner"].create({"name": "Acme", "is_company": True})
         carla = self.env["res.partner"].create(
             {"name": "Carla Contact", "email": "carla@acme.example", "parent_id": acme.id})
         message = self.post_email(carla, Markup("<p>Logged offer</p>"))
         self.assertIn(("res.partner", acme.id), {(a.model, a.res_id) for a in self.associations(message)})
+        self.env["mail.message.association"]._associate(message, [self.colleague_lead])
         self.start_tour(f"/odoo/contacts/{acme.id}", "mail_tracking_ext_logging_associations", login="mtx_sales")
-        self.assertEqual({(a.model, a.res_id) for a in self.associations(message)}, {("res.partner", carla.id)})
+        self.assertEqual({(a.model, a.res_id) for a in self.associations(message)},
+                         {("res.partner", carla.id), ("crm.lead", self.colleague_lead.id)})

@@ -142,7 +142,7 @@ class TestEngagement(TrackingCase):
         message = self.message.with_user(self.colleague)
         store = Store()
         message._mail_tracking_to_store(store)
-        self.assertFalse(store.get_result())
+        self.assertFalse([data for data in store.get_result().get("mail.message", []) if data.get("mailTracking")])
         channels = self.env["ir.websocket"].with_user(self.colleague)._mail_tracking_thread_channels(
             [f"mail_tracking_ext.thread/crm.lead/{self.lead.id}"])
         self.assertFalse(channels)

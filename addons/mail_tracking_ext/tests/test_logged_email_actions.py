@@ -217,6 +217,30 @@ class TestLoggedEmailActions(LoggedEmailCase):
         self.assertFalse(attachment.exists())
         self.assertFalse(self.env["mail.message.association"].search([("message_id", "=", logged.id)]))
 
+    def test_l8_n3_an_email_deleted_in_the_chatter_leaves_reports_and_timelines(self):
+        """Odoo's chatter deletes an email written in Odoo by emptying it: it then
+        leaves the tracking reports and statistics, the other timelines, and the
+        conversation, as it left its own timeline."""
+        earlier = self.log_email(subject="Logged offer")
+        email = self.log_email(body="<p>Re: the offer</p>", subject="Re: Logged offer")
+        for mail in self.env["mail.mail"].sudo().search([("mail_message_id", "in", (earlier | email).ids)]):
+            mail._prepare_outgoing_list()
+        self.assertTrue(self.tracked(email))
+        Recipient = self.env["mail.tracked.recipient"].with_user(self.salesperson)
+        self.assertEqual(Recipient.search_count([("partner_id", "=", self.carla.id)]), 2)
+        self.authenticate("mtx_sales", "mtx_sales")
+        self.make_jsonrpc_request("/mail/message/update_content", {
+            "message_id": email.id, "body": "", "attachment_ids": []})
+        email.invalidate_recordset()
+        self.assertEqual(email.sudo()._filter_empty(), email, "Odoo keeps the email, emptied")
+        self.assertFalse(self.tracked(email))
+        self.assertFalse(self.associations(email))
+        self.assertEqual(Recipient.search_count([("partner_id", "=", self.carla.id)]), 1)
+        self.assertEqual(self.carla.with_user(self.salesperson).mail_tracked_count, 1)
+        action = earlier.with_user(self.salesperson).action_expand_logged_email()
+        conversation = self.env[action["res_model"]].with_user(self.salesperson).browse(action["res_id"])
+        self.assertEqual(conversation.conversation_message_ids, earlier, "no empty card")
+
     def test_l8_hostile_input(self):
         email = self.log_email()
         outsider_lead = self.env["crm.lead"].create({

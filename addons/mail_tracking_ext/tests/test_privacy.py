@@ -101,6 +101,9 @@ class TestPrivacy(TrackingCase):
         self.assertIn("Tracking stopped", response.text)
         self.assertTrue(self.anna.do_not_track)
         self.assertFalse(self.bruno.do_not_track, "a token opts out its own contact only")
+        said = self.anna.message_ids.filtered(lambda m: "Stopped the tracking" in str(m.body))
+        self.assertEqual(said.author_id, self.anna, "the contact's timeline says Anna did it, not 'Public user'")
+        self.assertFalse(self.anna.message_ids.filtered(lambda m: m.author_id == self.env.ref("base.public_partner")))
 
     def test_p3_retention_purge_and_contact_deletion(self):
         message = self.post_email(self.anna | self.bruno, BODY)

@@ -79,6 +79,30 @@ class TestTrackingSend(TrackingCase):
             "model": "crm.lead", "res_ids": self.lead.ids, "body": BODY})
         self.assertFalse(composer.mail_tracking_allowed, "T3: the switches are hidden")
 
+    def test_t4_t5_l1_preferences_show_the_values_in_force(self):
+        """T4, T5, L1: when the company decides, a salesperson's Preferences show what
+        new emails start from, not the salesperson's own (unused) values."""
+        self.salesperson.write({"mail_track_opens_default": True, "mail_track_clicks_default": True,
+                                "mail_log_default": True})
+        fields = ["mail_tracking_defaults_enforced", "mail_track_opens_in_force", "mail_track_clicks_in_force",
+                  "mail_log_defaults_enforced", "mail_log_in_force"]
+
+        def preferences():  # as the next page load reads them
+            self.env.invalidate_all()
+            values = self.salesperson.with_user(self.salesperson).read(fields)[0]
+            return tuple(values[field] for field in fields)
+
+        self.assertEqual(preferences(), (False, True, True, False, True), "the user's own values")
+        self.env.company.write({"mail_tracking_enforce_defaults": True, "mail_tracking_default_opens": True,
+                                "mail_tracking_default_clicks": False, "mail_log_enforce_default": True,
+                                "mail_log_default": False})
+        self.assertEqual(preferences(), (True, True, False, True, False), "the company's")
+        self.env.company.write({"mail_tracking_allowed": False})
+        self.assertEqual(preferences()[:3], (True, False, False), "no tracking at all")
+        arch = self.env["res.users"].with_user(self.salesperson).get_views(
+            [(self.env.ref("base.view_users_form_simple_modif").id, "form")])["views"]["form"]["arch"]
+        self.assertIn('name="mail_track_clicks_in_force"', arch)
+
     def test_only_emails_to_contacts_are_tracked(self):
         """Notes, system notifications and internal users are never tracked."""
         note = self.lead.with_user(self.salesperson).message_post(

@@ -18,8 +18,8 @@ _COMMENT = re.compile(r"\([^()]*\)")
 
 
 class SenderCheck:
-    """The outcome: ``domain`` authenticated, or ``problem``, one of the keys of
-    :data:`PROBLEMS`, with ``detail`` for the message."""
+    """The outcome: ``domain`` authenticated, or ``problem`` ("from_count",
+    "unconfigured", "unauthenticated", "dmarc") with ``detail`` for the message."""
 
     def __init__(self, domain=None, problem=None, detail=""):
         self.domain, self.problem, self.detail = domain, problem, detail
@@ -62,7 +62,7 @@ def check_sender(message, trusted_authserv_ids):
     from_values = message.get_all("From") or []
     addresses = [address for value in from_values for address in email_split(str(value))]
     if len(from_values) != 1 or len(addresses) != 1 or not email_normalize(addresses[0]):
-        return SenderCheck(problem="from", detail=", ".join(str(value) for value in from_values))
+        return SenderCheck(problem="from_count", detail=", ".join(str(value) for value in from_values))
     from_domain = email_normalize(addresses[0]).rsplit("@", 1)[1]
     trusted = {authserv_id.strip().lower() for authserv_id in trusted_authserv_ids if authserv_id.strip()}
     if not trusted:

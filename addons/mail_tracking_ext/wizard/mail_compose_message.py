@@ -16,13 +16,15 @@ class MailComposeMessage(models.TransientModel):
     log_email = fields.Boolean("Log", default=lambda self: self.env["res.users"]._mail_log_default(),
                                help="Also show this email on the recipients' contacts, companies "
                                     "and open opportunities.")
+    # computed as the user (a stored compute runs as superuser by default): only readable records
     log_partner_ids = fields.Many2many(
         "res.partner", "mail_compose_message_log_partner_rel", "wizard_id", "partner_id",
-        string="Log on Contacts", compute="_compute_logged_records", store=True, readonly=False)
+        string="Log on Contacts", compute="_compute_logged_records", store=True, readonly=False,
+        compute_sudo=False)
     log_lead_ids = fields.Many2many(
         "crm.lead", "mail_compose_message_log_lead_rel", "wizard_id", "lead_id",
         string="Log on Opportunities", compute="_compute_logged_records", store=True, readonly=False,
-        groups="sales_team.group_sale_salesman")
+        compute_sudo=False, groups="sales_team.group_sale_salesman")
 
     @api.depends("partner_ids", "mail_tracking_allowed", "model", "res_ids")
     def _compute_mail_tracking_notice(self):

@@ -11,12 +11,13 @@ class MailMessageAssociationWizard(models.TransientModel):
 
     message_id = fields.Many2one("mail.message", "Email", required=True, readonly=True, ondelete="cascade")
     subject = fields.Char(related="message_id.subject")
+    # computed as the user (a stored compute runs as superuser by default): only readable records
     partner_ids = fields.Many2many(
         "res.partner", string="Contacts and Companies",
-        compute="_compute_selection", store=True, readonly=False)
+        compute="_compute_selection", store=True, readonly=False, compute_sudo=False)
     lead_ids = fields.Many2many(
         "crm.lead", string="Opportunities", compute="_compute_selection", store=True, readonly=False,
-        groups="sales_team.group_sale_salesman")
+        compute_sudo=False, groups="sales_team.group_sale_salesman")
     can_edit = fields.Boolean(compute="_compute_can_edit")
     other_association_ids = fields.Many2many(
         "mail.message.association", string="Other Records", compute="_compute_other_association_ids")

@@ -27,5 +27,24 @@ registry.category("web_tour.tours").add("mail_tracking_ext_logging_associations"
         {
             trigger: "body:not(:has(.modal))",
         },
+        {
+            content: "Reply opens the full composer, for the author of the email",
+            trigger: ".o-mail-Message:contains(Logged offer)",
+            run: "hover && click .o-mail-Message:contains(Logged offer) [title='Expand']",
+        },
+        {
+            trigger: ".o-mail-Message-moreMenu [title='Reply'], .o-mail-Message [title='Reply']",
+            run: "click",
+        },
+        {
+            trigger: ".modal .o_mail_composer_form_view [name=subject] input:value(Re:)",
+        },
+        {
+            trigger: ".modal .o_form_button_cancel, .modal .btn-close",
+            run: "click",
+        },
+        {
+            trigger: "body:not(:has(.modal))",
+        },
     ],
 });
