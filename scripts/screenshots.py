@@ -41,9 +41,10 @@ class Session:
         self.page.click("button[type=submit]")
         self.page.wait_for_url("**/odoo**")
 
-    def open(self, path):
+    def open(self, path, ready=".o_action_manager .o_view_controller"):
         self.page.goto(f"{self.server.url}{path}")
-        self.page.wait_for_load_state("networkidle")
+        self.page.wait_for_selector(ready)
+        self.page.wait_for_timeout(500)
 
     def shot(self, name, locator=None):
         folder = os.path.join(OUT, self.lang)
@@ -72,10 +73,10 @@ def demo_opportunity(server):
 
 def open_full_composer(session, lead_id):
     page = session.page
-    session.open(f"/odoo/crm/{lead_id}")
+    session.open(f"/odoo/crm/{lead_id}", ready=".o-mail-Chatter")
     page.click(".o-mail-Chatter-topbar button.o-mail-Chatter-sendMessage")
     page.fill(".o-mail-Composer-input", "Our offer: https://shop.example/offer")
-    page.click("button[aria-label='Full composer']")
+    page.click("button.o-mail-Composer-fullComposer")
     page.wait_for_selector(".o_mail_composer_form_view")
     page.wait_for_timeout(600)
     return page.locator(".modal-dialog")
@@ -107,7 +108,7 @@ def scene_preferences(server, browser, lang):
         "mail_tracking_default_clicks": False, "mail_log_enforce_default": True, "mail_log_default": False})
     session = Session(server, browser, "demo", lang)
     try:
-        session.open("/odoo")
+        session.open("/odoo", ready=".o_main_navbar .o_user_menu")
         page = session.page
         page.click(".o_user_menu button, .o_user_menu .dropdown-toggle")
         page.click("[data-menu=settings], .dropdown-item:has-text('Preferences'), "
@@ -128,13 +129,12 @@ def scene_settings(server, browser, lang):
     """Settings › CRM, Email Logging, as the administrator (no alias domain: the warning)."""
     session = Session(server, browser, "admin", lang)
     try:
-        session.open("/odoo/settings#crm")
-        block = session.page.locator("[name=mail_logging_setting_container]")
-        block.scroll_into_view_if_needed()
-        session.shot("settings_logging", block)
-        tracking = session.page.locator("[name=mail_tracking_setting_container]")
-        tracking.scroll_into_view_if_needed()
-        session.shot("settings_tracking", tracking)
+        session.open("/odoo/settings#crm", ready=".o_form_view .o_setting_box, .o_form_view .o_setting_container")
+        for name, setting in (("settings_logging", "#mail_logging_address"),
+                              ("settings_tracking", "#mail_tracking_exclusions")):
+            block = session.page.locator(setting).locator("xpath=..")  # the setting's block
+            block.scroll_into_view_if_needed()
+            session.shot(name, block)
     finally:
         session.close()
 
@@ -145,11 +145,12 @@ def scene_associations(server, browser, lang):
     lead_id, partner_id = demo_opportunity(server)
     uid = server.login("demo", "demo")
     subject = f"Logged offer {uuid.uuid4().hex[:4]}"
-    message_id = server.rpc("crm.lead", "message_post", [lead_id], body=f"<p>{subject}</p>", subject=subject,
-                            partner_ids=[partner_id], message_type="comment", subtype_xmlid="mail.mt_comment",
-                            log_email=True, login="demo", password="demo")
+    server.rpc("crm.lead", "message_post", [lead_id], body=f"<p>{subject}</p>", subject=subject,
+               partner_ids=[partner_id], message_type="comment", subtype_xmlid="mail.mt_comment",
+               log_email=True, login="demo", password="demo")
     others = server.rpc("crm.lead", "search", [("partner_id", "child_of", partner_id), ("user_id", "!=", uid)],
                         limit=1)
+    message_id = server.rpc("mail.message", "search", [("subject", "=", subject)], limit=1)[0]
     server.rpc("mail.message.association", "create",
                {"message_id": message_id, "model": "crm.lead", "res_id": others[0]})
     session = Session(server, browser, "demo", lang)
@@ -158,10 +159,9 @@ def scene_associations(server, browser, lang):
         page = session.page
         message = page.locator(f".o-mail-Message:has-text('{subject}')").first
         message.hover()
-        if message.locator("[title='Associations']").count() == 0:
-            message.locator("[title='Expand']").click()
-        page.locator(".o-mail-Message-moreMenu [title='Associations'], .o-mail-Message [title='Associations']") \
-            .first.click()
+        if message.locator(".fa-sitemap").count() == 0:  # the action hides behind the ⋮ of the message
+            message.locator("button:has(.fa-ellipsis-v)").first.click()
+        page.locator(".o-mail-Message-moreMenu .fa-sitemap, .o-mail-Message .fa-sitemap").first.click()
         page.wait_for_selector(".modal .o_form_view")
         session.shot("associations_dialog", page.locator(".modal-dialog"))
     finally:

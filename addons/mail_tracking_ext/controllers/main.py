@@ -3,6 +3,7 @@ import csv
 import io
 
 import werkzeug.utils
+from markupsafe import Markup
 from werkzeug.exceptions import NotFound
 
 from odoo import http
@@ -53,7 +54,7 @@ class MailTrackingController(http.Controller):
     def _link_expired_page(self):
         lang = request.best_lang and request.env["res.lang"].sudo()._get_code(request.best_lang)
         lang = lang or "en_US"
-        page = "<!DOCTYPE html>\n" + request.env["ir.qweb"].sudo().with_context(lang=lang)._render(
+        page = Markup("<!DOCTYPE html>\n") + request.env["ir.qweb"].sudo().with_context(lang=lang)._render(
             "mail_tracking_ext.link_expired_page", {"html_lang": lang.replace("_", "-")})
         return request.make_response(page, [("Content-Type", "text/html; charset=utf-8"), *NO_STORE], status=404)
 

@@ -162,6 +162,7 @@ class TestTrackingRoutes(TrackingCase):
                 self.assertEqual(response.status_code, 404)
                 self.assertIn("text/html", response.headers["Content-Type"])
                 self.assertIn(words, response.text)
+                self.assertTrue(response.text.startswith("<!DOCTYPE html>"), "a page, not escaped text")
                 self.assertNotIn("Location", response.headers)
 
     def test_r3_wrong_methods_are_refused_without_error(self):
