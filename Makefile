@@ -8,7 +8,7 @@ VENV_PYTHON := .venv/$(ODOO_VERSION)/bin/python
 # the project's environment, with a PostgreSQL server (the machine's, or the project's own)
 IN_ENV := $(VENV_PYTHON) -m devtools.postgres $(VENV_PYTHON)
 
-.PHONY: bootstrap run test i18n screenshots bench bench-x1 bench-x2 bench-x3 bench-rewrite bench-send
+.PHONY: bootstrap run test lint readme i18n screenshots bench bench-x1 bench-x2 bench-x3 bench-rewrite bench-send
 
 ## bootstrap: Debian packages, Odoo's verified source, .venv/$(ODOO_VERSION) (idempotent)
 bootstrap:
@@ -52,6 +52,14 @@ bench-rewrite: bootstrap
 ## bench-send: only the tracked vs untracked send timing (throw-away database)
 bench-send: bootstrap
 	@$(IN_ENV) tests/bench/bench_send.py $(ARGS)
+
+## lint: ruff, OCA's pylint-odoo and the README.rst of each addon (also a suite of make test)
+lint: bootstrap
+	@$(VENV_PYTHON) scripts/lint.py
+
+## readme: write each addon's README.rst from its readme/ fragments
+readme: bootstrap
+	@$(VENV_PYTHON) devtools/readme.py
 
 ## i18n: export the addons' .pot files with Odoo and merge them into their it.po (then translate)
 i18n: bootstrap

@@ -119,6 +119,29 @@ class Pytest:
             self.proc.wait()
 
 
+class LintPhase:
+    """scripts/lint.py, counted as one test."""
+
+    def start(self):
+        self.log_path = os.path.join(LOG_DIR, "lint.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([sys.executable, "scripts/lint.py"], cwd=rt.REPO_ROOT, stdout=self.log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return self
+
+    def finish(self):
+        rc = self.proc.wait()
+        self.log.close()
+        with open(self.log_path, encoding="utf-8") as fh:
+            report = fh.read()
+        print("\n".join("[lint] " + line.removeprefix("[lint] ") for line in report.splitlines()[:80]), flush=True)
+        return (0, 1, 0) if rc else (1, 0, 0)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+
+
 class OdooPhase:
     """The addons' own tests: install them on a demo database, then pytest-odoo runs their tests."""
 
@@ -189,9 +212,11 @@ def main():
     os.makedirs(LOG_DIR, exist_ok=True)
     started = time.monotonic()
     totals = [0, 0, 0]
-    odoo = e2e = None
+    odoo = e2e = lint = None
     try:
         drop_stale_databases()
+        if not (args.odoo_only or args.e2e_only):
+            lint = LintPhase().start()
         odoo = None if args.e2e_only else OdooPhase(pytest_args)
         if odoo:
             odoo.start()
@@ -207,7 +232,7 @@ def main():
         totals[1] += 1
         print("interrupted", file=sys.stderr)
     finally:
-        for phase in (odoo, e2e):
+        for phase in (lint, odoo, e2e):
             if phase:
                 phase.stop()
         drop_stale_databases(quiet=True)  # ours and the e2e suite's, whose pytest process has ended

@@ -11,5 +11,6 @@ class CrmLead(models.Model):
 
     def _merge_dependences_history(self, opportunities):
         """Merged opportunities' logged emails follow their messages (L2)."""
-        super()._merge_dependences_history(opportunities)
+        result = super()._merge_dependences_history(opportunities)
         self.env["mail.message.association"]._move_records(opportunities, self)
+        return result

@@ -3,7 +3,7 @@ import logging
 import re
 from email import policy
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 _logger = logging.getLogger(__name__)
@@ -36,9 +36,9 @@ class MailLoggingImport(models.Model):
         default=lambda self: self.env.user)
     attachment_ids = fields.Many2many(
         "ir.attachment", string="Files (.eml, .mbox)", help=".eml files and .mbox archives")
-    file_names = fields.Char("File Names", readonly=True)
+    file_names = fields.Char(readonly=True)
     create_contacts = fields.Boolean(
-        "Create Contacts", default=lambda self: self.env.user.mail_log_create_contacts,
+        default=lambda self: self.env.user.mail_log_create_contacts,
         help="Create a non-marketing contact for each address that is not a contact yet.")
     state = fields.Selection([
         ("draft", "Draft"), ("running", "In Progress"), ("done", "Done"),
@@ -47,7 +47,7 @@ class MailLoggingImport(models.Model):
     email_offsets = fields.Json(
         readonly=True, copy=False, help="Where each email is in the files: [attachment id, start, end].")
     processed_count = fields.Integer("Processed", readonly=True)
-    progress = fields.Float("Progress", compute="_compute_counts")
+    progress = fields.Float(compute="_compute_counts")
     request_ids = fields.Many2many("mail.logging.request", string="Results", readonly=True)
     logged_count = fields.Integer("Logged", compute="_compute_counts")
     duplicate_count = fields.Integer("Already Logged", compute="_compute_counts")
@@ -58,19 +58,19 @@ class MailLoggingImport(models.Model):
         if not self.env.su:
             for vals in vals_list:
                 if IMPORT_PROTECTED_FIELDS.intersection(vals):
-                    raise AccessError(_("An import is started from its form, by the user it belongs to."))
+                    raise AccessError(self.env._("An import is started from its form, by the user it belongs to."))
         return super().create(vals_list)
 
     def write(self, vals):
         if not self.env.su and (IMPORT_PROTECTED_FIELDS.intersection(vals) or (
                 "attachment_ids" in vals and any(batch.state != "draft" for batch in self))):
-            raise AccessError(_("An import is started from its form, by the user it belongs to."))
+            raise AccessError(self.env._("An import is started from its form, by the user it belongs to."))
         return super().write(vals)
 
     @api.depends("file_names", "attachment_ids")
     def _compute_name(self):
         for batch in self:
-            batch.name = batch.file_names or ", ".join(batch.attachment_ids.mapped("name")) or _("New Import")
+            batch.name = batch.file_names or ", ".join(batch.attachment_ids.mapped("name")) or self.env._("New Import")
 
     @api.depends("request_ids", "processed_count", "email_count")
     def _compute_counts(self):
@@ -86,19 +86,19 @@ class MailLoggingImport(models.Model):
         few, else in the background (the form shows the progress)."""
         self.ensure_one()
         if self.state != "draft":
-            raise UserError(_("This import has already started."))
+            raise UserError(self.env._("This import has already started."))
         if not self.attachment_ids:
-            raise UserError(_("Add at least one .eml or .mbox file."))
+            raise UserError(self.env._("Add at least one .eml or .mbox file."))
         # only files uploaded here by the importer; they become the import's, deleted with it
         if self.attachment_ids.filtered(lambda attachment: attachment.res_model != self._name
                                         or attachment.res_id not in (0, self.id)
                                         or attachment.create_uid != self.env.user):
-            raise UserError(_("Upload the files to import in this form."))
+            raise UserError(self.env._("Upload the files to import in this form."))
         self.attachment_ids.sudo().write({"res_id": self.id})
         offsets = [[attachment.id, start, end] for attachment in self.attachment_ids.sorted("id")
                    for start, end in self._email_offsets(attachment.name, attachment.raw or b"")]
         if not offsets:
-            raise UserError(_("These files hold no email: choose .eml files or .mbox archives."))
+            raise UserError(self.env._("These files hold no email: choose .eml files or .mbox archives."))
         self.sudo().write({
             "state": "running", "email_count": len(offsets), "email_offsets": offsets,
             "file_names": ", ".join(self.attachment_ids.mapped("name")),
@@ -118,7 +118,7 @@ class MailLoggingImport(models.Model):
             return True
         return {
             "type": "ir.actions.act_window",
-            "name": _("Import Emails to Log"),
+            "name": self.env._("Import Emails to Log"),
             "res_model": self._name,
             "res_id": self.id,
             "view_mode": "form",

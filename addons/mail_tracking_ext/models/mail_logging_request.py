@@ -7,7 +7,7 @@ import dateutil.parser
 import pytz
 from markupsafe import Markup
 
-from odoo import _, api, fields, models, tools
+from odoo import api, fields, models, tools
 from odoo.tools import email_normalize, html2plaintext, plaintext2html
 from odoo.tools.mail import decode_message_header, email_split_tuples
 from odoo.tools.translate import LazyTranslate
@@ -69,7 +69,7 @@ class MailLoggingRequest(models.Model):
         "res.users", "Logged For", readonly=True, index=True,
         help="The user the email was accepted for: its sender, or who imported it.")
     message_ref = fields.Char("Message-ID", readonly=True, index=True)
-    email_date = fields.Datetime("Email Date", readonly=True)
+    email_date = fields.Datetime(readonly=True)
     is_forward = fields.Boolean("Forwarded", readonly=True,
                                 help="The email was forwarded to the logging address; its original was logged.")
     logged_message_id = fields.Many2one("mail.message", "Logged Email", readonly=True, ondelete="set null")
@@ -124,7 +124,8 @@ class MailLoggingRequest(models.Model):
         if automatic or not self.sender_authenticated or not email_normalize(self.email_from or ""):
             return
         body = Markup("<p>%s</p><p>%s</p>") % (
-            _("Your email “%(subject)s” was not logged in the CRM.", subject=self.name or _("(no subject)")),
+            self.env._("Your email “%(subject)s” was not logged in the CRM.",
+                       subject=self.name or self.env._("(no subject)")),
             self.reason)
         self.env["mail.thread"].with_company(self.company_id)._routing_create_bounce_email(
             self.email_from, body, message, references=self.message_ref)
@@ -242,8 +243,8 @@ class MailLoggingRequest(models.Model):
             # Odoo keeps a text-only email as preformatted text: paragraphs and clickable links read better
             try:
                 values["body"] = plaintext2html(plain.get_content())
-            except (LookupError, ValueError):
-                pass  # an unknown charset: Odoo's own rendering stays
+            except (LookupError, ValueError):  # an unknown charset: Odoo's own rendering stays
+                _logger.info("Email %s: its text could not be decoded", values["message_id"])
         return values
 
     @api.model
@@ -317,7 +318,8 @@ class MailLoggingRequest(models.Model):
     @api.model
     def _odoo_addresses(self):
         aliases = self.env["mail.alias"].sudo().search([("alias_full_name", "!=", False)])
-        domains = self.env["mail.alias.domain"].sudo().search([])
+        # a handful of alias domains
+        domains = self.env["mail.alias.domain"].sudo().search([])  # pylint: disable=no-search-all
         return {
             email_normalize(address)
             for address in aliases.mapped("alias_full_name") + domains.mapped("catchall_email")

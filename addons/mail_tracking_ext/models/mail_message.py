@@ -2,7 +2,7 @@ import json
 
 from markupsafe import Markup
 
-from odoo import Command, _, api, fields, models
+from odoo import Command, api, fields, models
 from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
@@ -20,11 +20,11 @@ class MailMessage(models.Model):
     _inherit = "mail.message"
 
     track_opens = fields.Boolean(
-        "Track Opens", readonly=True, help="Opens were tracked when this email was sent.")
+        readonly=True, help="Opens were tracked when this email was sent.")
     track_clicks = fields.Boolean(
-        "Track Clicks", readonly=True, help="Link clicks were tracked when this email was sent.")
+        readonly=True, help="Link clicks were tracked when this email was sent.")
     tracked_links = fields.Json(
-        "Tracked Links", readonly=True, copy=False, prefetch=False, groups="base.group_system",
+        readonly=True, copy=False, prefetch=False, groups="base.group_system",
         help="Original targets of the rewritten links, by reference: the click route "
              "redirects only to these (T2, R2).")
     # No relation to tracked recipients or associations on emails: Odoo reads emails as
@@ -54,7 +54,7 @@ class MailMessage(models.Model):
             domain, search_term=search_term, before=before, after=after, around=around, limit=limit)
 
     def _extras_to_store(self, store, format_reply):
-        super()._extras_to_store(store, format_reply=format_reply)
+        result = super()._extras_to_store(store, format_reply=format_reply)
         self._mail_tracking_to_store(store)
         # the chatter offers the logged-email actions to internal users (L2, L8)
         if self.env.user._is_internal():
@@ -62,14 +62,16 @@ class MailMessage(models.Model):
             editable = logged.sudo(False)._mail_log_editable()
             for message in logged:
                 store.add(message, {"logEmail": True, "logEditable": message in editable})
+        return result
 
     def _cleanup_side_records(self):
         """Odoo's chatter deletes an email written in Odoo by emptying it: its
         tracking and its places on other timelines go with it (N3, N5, L2)."""
-        super()._cleanup_side_records()
+        result = super()._cleanup_side_records()
         self.env["mail.tracked.recipient"].sudo().search([("message_id", "in", self.ids)]).unlink()
         self._mail_log_associations().unlink()
         self.filtered("log_email").sudo().write({"log_email": False})
+        return result
 
     def _mail_log_associations(self):
         """The timelines these emails are logged on, besides their own record (all of them:
@@ -81,7 +83,7 @@ class MailMessage(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Associations"),
+            "name": self.env._("Associations"),
             "res_model": "mail.message.association.wizard",
             "view_mode": "form",
             "target": "new",
@@ -111,8 +113,9 @@ class MailMessage(models.Model):
         the emails written in Odoo; this also covers those logged from a mailbox."""
         self._check_logged_email()
         if not self._mail_log_editable():
-            raise AccessError(_("Only the author of this email, whoever may edit %(record)s and administrators "
-                                "can delete it.", record=self.record_name or _("its record")))
+            raise AccessError(self.env._(
+                "Only the author of this email, whoever may edit %(record)s and administrators can delete it.",
+                record=self.record_name or self.env._("its record")))
         attachments = self.sudo().attachment_ids
         self.sudo().unlink()
         self._mail_log_delete_unshared(attachments)
@@ -132,7 +135,7 @@ class MailMessage(models.Model):
         }
         if on_own_record:
             context |= {"default_parent_id": self.id, LOGGED_EMAIL_REPLY_KEY: self.id}
-        return self._logged_email_composer_action(_("Reply"), thread, context)
+        return self._logged_email_composer_action(self.env._("Reply"), thread, context)
 
     def action_forward_logged_email(self, thread_model=None, thread_id=None):
         """Forward a logged email in Odoo's full composer, with its attachments
@@ -143,15 +146,15 @@ class MailMessage(models.Model):
         subject = self._logged_email_subject()
         attachments = self.attachment_ids.copy({"res_model": "mail.compose.message", "res_id": 0})
         header = Markup("<br/>").join(Markup("{}: {}").format(label, value) for label, value in (
-            (_("From"), self.email_from or self.author_id.email_formatted or ""),
-            (_("Date"), format_datetime(self.env, self.date, tz=self.env.user.tz)),
-            (_("Subject"), self.subject or ""),
-            (_("To"), ", ".join(self.partner_ids.mapped("email_formatted"))),
+            (self.env._("From"), self.email_from or self.author_id.email_formatted or ""),
+            (self.env._("Date"), format_datetime(self.env, self.date, tz=self.env.user.tz)),
+            (self.env._("Subject"), self.subject or ""),
+            (self.env._("To"), ", ".join(self.partner_ids.mapped("email_formatted"))),
         ))
-        return self._logged_email_composer_action(_("Forward"), thread, {
+        return self._logged_email_composer_action(self.env._("Forward"), thread, {
             "default_subject": subject if FORWARD_SUBJECT.match(subject) else f"Fwd: {subject}",
             "default_body": Markup("<p><br/></p><p>{}<br/>{}</p>{}").format(
-                _("---------- Forwarded message ----------"), header, self.body or ""),
+                self.env._("---------- Forwarded message ----------"), header, self.body or ""),
             "default_attachment_ids": attachments.ids,
         })
 
@@ -161,7 +164,7 @@ class MailMessage(models.Model):
         conversation = self.env["mail.message.conversation"].create({"message_id": self.id})
         return {
             "type": "ir.actions.act_window",
-            "name": self.subject or _("Conversation"),
+            "name": self.subject or self.env._("Conversation"),
             "res_model": "mail.message.conversation",
             "res_id": conversation.id,
             "views": [[False, "form"]],
@@ -173,10 +176,10 @@ class MailMessage(models.Model):
         """The timeline actions work on one logged email the user may read."""
         self.ensure_one()
         if not self.exists():
-            raise UserError(_("This email was deleted in the meantime."))
+            raise UserError(self.env._("This email was deleted in the meantime."))
         self.check_access("read")
         if not self.log_email:
-            raise UserError(_("This action is only available on logged emails."))
+            raise UserError(self.env._("This action is only available on logged emails."))
 
     def _logged_email_subject(self):
         return self.subject or self.record_name or ""
@@ -194,7 +197,7 @@ class MailMessage(models.Model):
                 thread = Thread._get_thread_with_access(res_id, Thread._get_mail_message_access([res_id], "create"))
                 if thread:
                     return thread
-        raise AccessError(_("You are not allowed to write on the records this email appears on."))
+        raise AccessError(self.env._("You are not allowed to write on the records this email appears on."))
 
     def _logged_email_composer_action(self, name, thread, context):
         return {
@@ -248,7 +251,7 @@ class MailMessage(models.Model):
         if not left_out:
             return Markup()
         return Markup("<p><em>%s</em></p><ul>%s</ul>") % (
-            _("Attachments not logged:"), Markup().join(Markup("<li>%s</li>") % line for line in left_out))
+            self.env._("Attachments not logged:"), Markup().join(Markup("<li>%s</li>") % line for line in left_out))
 
     def _mail_log_settle_attachments(self):
         """Once a logged email written in Odoo has left, to every recipient,

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models, tools
+from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, ValidationError
 from odoo.osv import expression
 
@@ -16,7 +16,7 @@ class MailMessageAssociation(models.Model):
     _rec_name = "res_name"
 
     message_id = fields.Many2one("mail.message", "Email", required=True, ondelete="cascade", index=True)
-    model = fields.Char("Model", required=True, index=True)
+    model = fields.Char(required=True, index=True)
     res_id = fields.Many2oneReference("Record ID", model_field="model", required=True, index=True)
     res_name = fields.Char("Record", compute="_compute_res_name")
     model_name = fields.Char("Type", compute="_compute_res_name")
@@ -54,7 +54,7 @@ class MailMessageAssociation(models.Model):
         readable = messages.with_env(self.env)._filtered_access("read")
         forbidden = self.sudo().filtered(lambda association: association.message_id not in readable)
         if forbidden:
-            return forbidden.with_env(self.env), lambda: AccessError(_(
+            return forbidden.with_env(self.env), lambda: AccessError(self.env._(
                 "Where an email is logged is visible only to those who may read the email."))
         return None
 
@@ -84,13 +84,13 @@ class MailMessageAssociation(models.Model):
                 exists = record in records
                 association.model_name = exists and model_name
                 association.res_name = record.display_name if record in readable else (
-                    exists and _("Restricted record"))
+                    exists and self.env._("Restricted record"))
 
     @api.constrains("model")
     def _check_model(self):
         for association in self:
             if association.model not in self.env or not hasattr(self.env[association.model], "message_post"):
-                raise ValidationError(_("Emails can only be logged on records that have a timeline."))
+                raise ValidationError(self.env._("Emails can only be logged on records that have a timeline."))
 
     def action_open_record(self):
         self.ensure_one()

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models, tools
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
 
@@ -17,16 +17,16 @@ class MailTrackedEngagement(models.Model):
     _order = "date desc, id desc"
     _rec_name = "subject"
 
-    date = fields.Datetime("Date", readonly=True)
+    date = fields.Datetime(readonly=True)
     kind = fields.Selection(
         [("sent", "Sent"), ("opened", "Opened"), ("clicked", "Clicked"), ("replied", "Replied")],
         "Activity", readonly=True)
     recipient_id = fields.Many2one("mail.tracked.recipient", "Tracked Email", readonly=True)
     message_id = fields.Many2one("mail.message", "Email", readonly=True)
-    subject = fields.Char("Subject", readonly=True)
+    subject = fields.Char(readonly=True)
     partner_id = fields.Many2one("res.partner", "Contact", readonly=True)
     email = fields.Char("Sent To", readonly=True)
-    author_id = fields.Many2one("res.partner", "Author", readonly=True)
+    author_id = fields.Many2one("res.partner", readonly=True)
     model = fields.Char("Related Document Model", readonly=True)
     res_id = fields.Many2oneReference("Related Document", model_field="model", readonly=True)
     lead_id = fields.Many2one("crm.lead", "Opportunity", readonly=True)
@@ -44,7 +44,7 @@ class MailTrackedEngagement(models.Model):
     def _search_is_mine(self, operator, value):
         # one author, as a constant: the feed reads that author's index by date (X3)
         if operator not in ("=", "!=") or not isinstance(value, bool):
-            raise UserError(_("Operation not supported"))
+            raise UserError(self.env._("Operation not supported"))
         mine = (operator == "=") == value
         return [("author_id", "=" if mine else "!=", self.env.user.partner_id.id)]
 

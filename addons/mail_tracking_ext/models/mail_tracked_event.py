@@ -10,13 +10,13 @@ class MailTrackedEvent(models.Model):
     _log_access = False
 
     recipient_id = fields.Many2one(
-        "mail.tracked.recipient", "Recipient", required=True, ondelete="cascade", index=True)
+        "mail.tracked.recipient", required=True, ondelete="cascade", index=True)
     event_type = fields.Selection(
         [("open", "Opened"), ("click", "Clicked")], "Type", required=True)
     event_date = fields.Datetime("Date", required=True, default=fields.Datetime.now)
     url = fields.Char("URL", help="The original target of the clicked link.")
     ip = fields.Char("Network", help="The sender's network only: IPv4 /24, IPv6 /48.")
-    user_agent = fields.Char("User Agent")
+    user_agent = fields.Char()
     is_inferred = fields.Boolean(
         "Inferred", help="An open deduced from a click: the recipient's client blocked images.")
     is_sender = fields.Boolean(

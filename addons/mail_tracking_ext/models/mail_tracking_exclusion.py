@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models, tools
+from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import email_normalize
 
@@ -24,7 +24,7 @@ class MailTrackingExclusion(models.Model):
         "Address or Domain", required=True,
         help="An email address (anna@example.com) or a domain (example.com).")
     user_id = fields.Many2one(
-        "res.users", "User", ondelete="cascade", index=True,
+        "res.users", ondelete="cascade", index=True,
         help="Empty for the company-wide list.")
     company_id = fields.Many2one(
         "res.company", required=True, default=lambda self: self.env.company, ondelete="cascade")
@@ -70,7 +70,7 @@ class MailTrackingExclusion(models.Model):
     def _checked_pattern(self, pattern):
         normalized = self._normalize_pattern(pattern)
         if not normalized:
-            raise ValidationError(_(
+            raise ValidationError(self.env._(
                 "“%(pattern)s” is neither an email address nor a domain.", pattern=pattern))
         return normalized
 

@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import fields, models
 
 
 class ResCompany(models.Model):
@@ -65,8 +65,8 @@ class ResCompany(models.Model):
         if inline:
             return None
         if not self.mail_logging_attachments_allowed:
-            return _("%(name)s (attachments are not logged)", name=name)
+            return self.env._("%(name)s (attachments are not logged)", name=name)
         limit = self.mail_logging_attachment_max_mb
         if limit > 0 and size > limit * 1024 * 1024:
-            return _("%(name)s (larger than %(limit)s MB)", name=name, limit=limit)
+            return self.env._("%(name)s (larger than %(limit)s MB)", name=name, limit=limit)
         return None

@@ -24,7 +24,7 @@ class ResPartner(models.Model):
         help="Why the company may process this contact's data. With data privacy on in "
              "Settings, only contacts with a legal basis are tracked individually.")
     do_not_track = fields.Boolean(
-        "Do Not Track", tracking=True, copy=False,
+        tracking=True, copy=False,
         help="Never record an open or a click of this contact again, including for emails "
              "already sent.")
 

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import email_normalize
 
@@ -115,7 +115,7 @@ class ResUsers(models.Model):
         for user in self:
             for line in (user.mail_logging_sender_emails or "").split():
                 if not email_normalize(line.strip(",;")):
-                    raise ValidationError(_("“%(address)s” is not an email address.", address=line))
+                    raise ValidationError(self.env._("“%(address)s” is not an email address.", address=line))
 
     @api.model
     def _find_by_sender_email(self, email):
@@ -144,9 +144,10 @@ class ResUsers(models.Model):
     # ------------------------------------------------------------
 
     def _init_messaging(self, store):
-        super()._init_messaging(store)
+        result = super()._init_messaging(store)
         if self._is_internal():
             store.add({"mailTrackingFeedUnread": self._mail_tracking_feed_unread()})
+        return result
 
     def _mail_tracking_feed_unread(self):
         """How many opens, clicks and replies of this user's tracked emails

@@ -211,7 +211,7 @@ class TestEmailLogging(TrackingCase):
     def test_l2_edit_associations_afterwards(self):
         message = self.post_email(self.carla, BODY)
         action = message.with_user(self.salesperson).action_edit_associations()
-        wizard = Form(self.env[action["res_model"]].with_user(self.salesperson).with_context(action["context"]))
+        wizard = Form(self.env[action["res_model"]].with_user(self.salesperson).with_context(**action["context"]))
         self.assertEqual(set(wizard.partner_ids.ids), {self.carla.id, self.acme.id})
         wizard.partner_ids.remove(id=self.acme.id)
         wizard.partner_ids.add(self.bruno)
@@ -235,7 +235,7 @@ class TestEmailLogging(TrackingCase):
 
         def wizard_as(user):
             action = message.with_user(user).action_edit_associations()
-            return Form(self.env[action["res_model"]].with_user(user).with_context(action["context"]))
+            return Form(self.env[action["res_model"]].with_user(user).with_context(**action["context"]))
 
         wizard = wizard_as(reader)
         self.assertFalse(wizard.can_edit)

@@ -6,5 +6,6 @@ class BasePartnerMergeAutomaticWizard(models.TransientModel):
 
     def _update_reference_fields(self, src_partners, dst_partner):
         """Merged contacts' logged emails go to the contact they are merged into (L2)."""
-        super()._update_reference_fields(src_partners, dst_partner)
+        result = super()._update_reference_fields(src_partners, dst_partner)
         self.env["mail.message.association"]._move_records(src_partners, dst_partner)
+        return result

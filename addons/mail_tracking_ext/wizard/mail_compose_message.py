@@ -5,9 +5,9 @@ class MailComposeMessage(models.TransientModel):
     _inherit = "mail.compose.message"
 
     track_opens = fields.Boolean(
-        "Track Opens", default=lambda self: self.env["res.users"]._mail_tracking_defaults()["track_opens"])
+        default=lambda self: self.env["res.users"]._mail_tracking_defaults()["track_opens"])
     track_clicks = fields.Boolean(
-        "Track Clicks", default=lambda self: self.env["res.users"]._mail_tracking_defaults()["track_clicks"])
+        default=lambda self: self.env["res.users"]._mail_tracking_defaults()["track_clicks"])
     mail_tracking_allowed = fields.Boolean(
         default=lambda self: self.env.company.mail_tracking_allowed)
     mail_tracking_possible = fields.Boolean(compute="_compute_mail_tracking_notice")

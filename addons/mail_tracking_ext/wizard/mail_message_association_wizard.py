@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
 
@@ -51,8 +51,9 @@ class MailMessageAssociationWizard(models.TransientModel):
         message = self.message_id
         message.check_access("read")
         if not message._mail_log_editable():
-            raise AccessError(_("Only the author of this email, whoever may edit %(record)s and administrators "
-                                "can change where it is logged.", record=message.record_name or _("its record")))
+            raise AccessError(self.env._(
+                "Only the author of this email, whoever may edit %(record)s and administrators "
+                "can change where it is logged.", record=message.record_name or self.env._("its record")))
         Association = self.env["mail.message.association"].sudo()
         associations = message._mail_log_associations()
         # sudo: the field is hidden from users without the CRM, who choose no opportunity

@@ -5,7 +5,7 @@ class MailTrackedRecipient(models.Model):
     _inherit = "mail.tracked.recipient"
 
     task_id = fields.Many2one(
-        "project.task", "Task", compute="_compute_task_id", store=True, index="btree_not_null")
+        "project.task", compute="_compute_task_id", store=True, index="btree_not_null")
 
     @api.depends("model", "res_id")
     def _compute_task_id(self):
