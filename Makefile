@@ -8,7 +8,7 @@ VENV_PYTHON := .venv/$(ODOO_VERSION)/bin/python
 # the project's environment, with a PostgreSQL server (the machine's, or the project's own)
 IN_ENV := $(VENV_PYTHON) -m devtools.postgres $(VENV_PYTHON)
 
-.PHONY: bootstrap run test lint readme i18n screenshots bench bench-x1 bench-x2 bench-x3 bench-rewrite bench-send
+.PHONY: bootstrap run test lint dist readme i18n screenshots bench bench-x1 bench-x2 bench-x3 bench-rewrite bench-send
 
 ## bootstrap: Debian packages, Odoo's verified source, .venv/$(ODOO_VERSION) (idempotent)
 bootstrap:
@@ -56,6 +56,10 @@ bench-send: bootstrap
 ## lint: ruff, OCA's pylint-odoo and the README.rst of each addon (also a suite of make test)
 lint: bootstrap
 	@$(VENV_PYTHON) scripts/lint.py
+
+## dist: the addons as wheels in dist/ (odoo-addon-mail_tracking_ext and the bridges), as OCA builds them
+dist: bootstrap
+	@$(VENV_PYTHON) devtools/dist.py
 
 ## readme: write each addon's README.rst from its readme/ fragments
 readme: bootstrap

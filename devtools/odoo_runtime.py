@@ -117,9 +117,10 @@ def ensure_oca_mail_tracking(quiet=True):
     return OCA_ADDONS
 
 
-def addons_path(extra_oca=False):
-    """Comma-separated --addons-path: Odoo core, this repo's addons/, optionally OCA mail_tracking."""
-    paths = core_addons_paths() + [REPO_ADDONS]
+def addons_path(extra_oca=False, repo_addons=True):
+    """Comma-separated --addons-path: Odoo core, this repo's addons/ (unless ``repo_addons`` is
+    false: addons installed as wheels are found through ``odoo.addons``), optionally OCA mail_tracking."""
+    paths = core_addons_paths() + ([REPO_ADDONS] if repo_addons else [])
     if extra_oca:
         paths.append(ensure_oca_mail_tracking())
     return ",".join(paths)
@@ -237,7 +238,7 @@ def module_dependencies(module=MODULE):
 # -- odoo-bin command lines ----------------------------------------------------
 
 def odoo_cmd(db, *args, smtp_port=None, demo=True, log_level="warn", http_port=None,
-             extra_oca=False, workers=None, gevent_port=None, subcommand=None):
+             extra_oca=False, workers=None, gevent_port=None, subcommand=None, repo_addons=True):
     """odoo-bin argv for database ``db``; ``args`` are appended (e.g. "-i", MODULE, "--stop-after-init").
 
     ``subcommand`` (e.g. "shell") goes right after odoo-bin. With ``workers``, the gevent
@@ -245,7 +246,7 @@ def odoo_cmd(db, *args, smtp_port=None, demo=True, log_level="warn", http_port=N
     """
     params = db_params()
     cmd = [odoo_python(), odoo_bin()] + ([subcommand] if subcommand else []) + [
-        "--addons-path", addons_path(extra_oca),
+        "--addons-path", addons_path(extra_oca, repo_addons),
         "-d", db, "--db-filter", f"^{re.escape(db)}$",
         "--db_host", params["host"], "--db_port", str(params["port"]),
         "--log-level", log_level,
@@ -269,12 +270,14 @@ def odoo_cmd(db, *args, smtp_port=None, demo=True, log_level="warn", http_port=N
     return cmd + [str(a) for a in args]
 
 
-def run_odoo(db, *args, timeout=900, stdin_text=None, **kwargs):
-    """Run odoo-bin to completion; returns (returncode, log text). ``kwargs`` go to odoo_cmd."""
+def run_odoo(db, *args, timeout=900, stdin_text=None, env=None, **kwargs):
+    """Run odoo-bin to completion; returns (returncode, log text). ``kwargs`` go to odoo_cmd;
+    ``env`` adds environment variables."""
     kwargs.setdefault("http_port", free_port())
     cmd = odoo_cmd(db, *args, **kwargs)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, text=True,
-                          errors="replace", input=stdin_text if stdin_text is not None else "")
+                          errors="replace", input=stdin_text if stdin_text is not None else "",
+                          env=dict(os.environ, **env) if env else None)
     return proc.returncode, proc.stdout
 
 

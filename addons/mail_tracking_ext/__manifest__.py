@@ -26,6 +26,9 @@
         "views/mail_tracking_templates.xml",
         "wizard/mail_message_conversation_views.xml",
     ],
+    "demo": [
+        "demo/mail_tracking_demo.xml",
+    ],
     "assets": {
         "web.assets_backend": [
             "mail_tracking_ext/static/src/**/*",

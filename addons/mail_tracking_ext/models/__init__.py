@@ -18,3 +18,4 @@ from . import mail_logging_import
 from . import res_partner
 from . import crm_lead
 from . import ir_websocket
+from . import mail_tracking_demo

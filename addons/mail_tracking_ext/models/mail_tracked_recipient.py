@@ -2,6 +2,7 @@ import re
 import secrets
 from datetime import timedelta
 
+import psycopg2.errors
 from markupsafe import Markup
 
 from odoo import api, fields, models, tools
@@ -424,37 +425,41 @@ class MailTrackedRecipient(models.Model):
         open or click; a first click without an open adds an inferred open (T8).
         Returns the inferred open's id, if any.
 
-        Scanners follow every link at once and mail clients load pixels twice:
-        simultaneous first events of a recipient are the rule. The change of
-        state runs in a READ COMMITTED transaction of its own, where the row
-        lock orders them (one inferred open at most), instead of failing the
-        request's REPEATABLE READ transaction on a concurrent update. The
-        events themselves are only inserted, which never conflicts."""
-        registry = self.env.registry
-        with registry.cursor() as cr:
-            if not registry.in_test_mode():  # tests share one transaction, already begun
-                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            # NO KEY UPDATE: the requests' event inserts hold KEY SHARE locks on the row
-            cr.execute("SELECT state FROM mail_tracked_recipient WHERE id = %s FOR NO KEY UPDATE", (recipient_id,))
-            previous = cr.fetchone()
-            if not previous or previous[0] == state or (state == "opened" and previous[0] != "sent"):
-                return None
-            cr.execute("""
-                UPDATE mail_tracked_recipient
-                   SET state = %(state)s, first_open_date = COALESCE(first_open_date, %(now)s), open_rate = 100,
-                       click_rate = CASE WHEN %(state)s = 'clicked' THEN 100 ELSE click_rate END
-                 WHERE id = %(id)s
-            """, dict(values, state=state, id=recipient_id))
-            if state != "clicked" or previous[0] != "sent":
-                return None
-            cr.execute("""
-                INSERT INTO mail_tracked_event
-                       (recipient_id, author_id, event_type, event_date, ip, user_agent, is_inferred)
-                SELECT id, author_id, 'open', %(now)s, %(ip)s, %(user_agent)s, true
-                  FROM mail_tracked_recipient WHERE id = %(id)s
-             RETURNING id
-            """, dict(values, id=recipient_id))
-            return cr.fetchone()[0]
+        It happens in the request's own transaction, after its event: the state
+        never exists without its event (R7). Scanners follow every link at once
+        and mail clients load pixels twice, so simultaneous first events of one
+        recipient are the rule: they race for its row, and the REPEATABLE READ
+        transactions that lose may not update it after the winner did. They need
+        not: the winner changed the state and inferred the open. The losers give
+        up that step under a savepoint and keep their events."""
+        cr = self.env.cr
+        try:
+            with cr.savepoint(flush=False):
+                # NO KEY UPDATE: the requests' event inserts hold KEY SHARE locks on the row
+                cr.execute(SQL("SELECT state FROM mail_tracked_recipient WHERE id = %s FOR NO KEY UPDATE",
+                               recipient_id), log_exceptions=False)
+                previous = cr.fetchone()
+                if not previous or previous[0] == state or (state == "opened" and previous[0] != "sent"):
+                    return None
+                cr.execute(SQL("""
+                    UPDATE mail_tracked_recipient
+                       SET state = %(state)s, first_open_date = COALESCE(first_open_date, %(now)s),
+                           open_rate = 100, click_rate = CASE WHEN %(state)s = 'clicked' THEN 100 ELSE click_rate END
+                     WHERE id = %(id)s
+                """, state=state, now=values["now"], id=recipient_id), log_exceptions=False)
+                if state != "clicked" or previous[0] != "sent":
+                    return None
+                cr.execute(SQL("""
+                    INSERT INTO mail_tracked_event
+                           (recipient_id, author_id, event_type, event_date, ip, user_agent, is_inferred)
+                    SELECT id, author_id, 'open', %(now)s, %(ip)s, %(user_agent)s, true
+                      FROM mail_tracked_recipient WHERE id = %(id)s
+                 RETURNING id
+                """, now=values["now"], ip=values["ip"], user_agent=values["user_agent"], id=recipient_id),
+                    log_exceptions=False)
+                return cr.fetchone()[0]
+        except psycopg2.errors.SerializationFailure:
+            return None
 
     # ------------------------------------------------------------
     # Seeing engagement live: chatter (N4) and author's notification (N1)
