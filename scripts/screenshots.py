@@ -4,10 +4,13 @@
     make screenshots                    # every scene, both languages, into .screenshots/
     make screenshots ARGS="--scene preferences --lang it_IT"
 
-Runs Odoo on its own demo database (``mtx_screenshots``: created the first time, upgraded
-after), sets up each scene's data over RPC as an administrator would, and drives Debian's
-Chromium with Playwright as the user of the scene (the demo salesperson, an own-documents
-user, unless the screen is an administrator's). Look at the pictures: a tour proves that
+The store scenes also write the app store's pictures into the addon's static/description/
+(English), render its icon from icon.svg, and a picture of its index.html for review.
+
+Runs Odoo on its own new demo database (``mtx_screenshots``), sets up each scene's data over
+RPC as an administrator would, and drives Debian's Chromium with Playwright as the user of
+the scene (the demo salesperson, an own-documents user, unless the screen is an
+administrator's). Look at the pictures: a tour proves that
 clicks work, not that a screen reads well.
 """
 
@@ -22,7 +25,10 @@ from devtools import odoo_runtime as rt  # noqa: E402
 
 DB = os.environ.get("MTX_SCREENSHOTS_DB", "mtx_screenshots")
 OUT = os.path.join(rt.REPO_ROOT, ".screenshots")
+# the app store's page and its pictures (the store scenes write there, in English)
+STORE = os.path.join(rt.REPO_ADDONS, rt.MODULE, "static", "description")
 VIEWPORT = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
 
@@ -30,11 +36,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 class Session:
     """A browser logged in as one user, and RPC as the administrator."""
 
-    def __init__(self, server, browser, login, lang):
+    def __init__(self, server, browser, login, lang, viewport=VIEWPORT):
         self.server, self.login, self.lang = server, login, lang
         uid = server.login(login, login)
         server.rpc("res.users", "write", [uid], {"lang": lang})
-        self.page = browser.new_page(viewport=VIEWPORT, locale=lang.replace("_", "-"))
+        self.page = browser.new_page(viewport=viewport, locale=lang.replace("_", "-"))
         self.page.goto(f"{server.url}/web/login")
         self.page.fill("input[name=login]", login)
         self.page.fill("input[name=password]", login)
@@ -46,8 +52,12 @@ class Session:
         self.page.wait_for_selector(ready)
         self.page.wait_for_timeout(500)
 
-    def shot(self, name, locator=None):
-        folder = os.path.join(OUT, self.lang)
+    def shot(self, name, locator=None, store=False):
+        """A picture for review in .screenshots/<lang>/, or with ``store`` (English only)
+        one of the app store's pictures in static/description/."""
+        if store and self.lang != "en_US":
+            return
+        folder = STORE if store else os.path.join(OUT, self.lang)
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, f"{name}.png")
         self.page.wait_for_timeout(400)  # animations
@@ -206,7 +216,72 @@ def scene_expired_link(server, browser, lang):
     page.close()
 
 
+def scene_store(server, browser, lang):
+    """The app store's pictures, from the demo data: the chatter of a tracked email with
+    its recipients' engagement, the tracked-email report, the activity feed, a contact's
+    statistics, the composer."""
+    session = Session(server, browser, "demo", lang)
+    page = session.page
+    try:
+        lead = server.rpc("ir.model.data", "search_read", [("module", "=", "crm"), ("name", "=", "crm_case_26")],
+                          ["res_id"])[0]["res_id"]
+        session.open(f"/odoo/crm/{lead}", ready=".o-mail-Chatter .o-mail-TrackingStatus")
+        page.locator(".o-mail-TrackingStatus").first.hover()
+        page.wait_for_selector(".o-mail-TrackingPopover-recipient")
+        session.shot("screenshot_chatter", store=True)
+        session.shot("chatter_popover")
+        page.click(".o-mail-Chatter-topbar button.o-mail-Chatter-sendMessage")
+        page.wait_for_selector(".o-mail-TrackingSwitches")
+        session.shot("chatter_composer", page.locator(".o-mail-Chatter").first)
+        session.open("/odoo/action-mail_tracking_ext.mail_tracked_recipient_action")
+        session.shot("screenshot_report", store=True)
+        page.click(".o-mail-TrackingFeedSystray button")
+        page.wait_for_selector(".o_action_manager .o_view_controller")
+        page.wait_for_timeout(800)
+        session.shot("screenshot_feed", store=True)
+        contact = server.rpc("ir.model.data", "search_read", [("module", "=", "base"),
+                                                             ("name", "=", "res_partner_address_3")],
+                             ["res_id"])[0]["res_id"]
+        session.open(f"/odoo/contacts/{contact}", ready=".o_form_view .oe_stat_button")
+        session.shot("screenshot_contact", store=True)
+        session.shot("screenshot_composer", open_full_composer(session, lead).locator(".."), store=True)
+    finally:
+        session.close()
+    phone = Session(server, browser, "demo", lang, viewport=PHONE)
+    try:
+        phone.open("/odoo/action-mail_tracking_ext.mail_tracked_recipient_action")
+        phone.shot("phone_report")
+        phone.page.goto(f"{server.url}/odoo/crm/{lead}")
+        phone.page.wait_for_selector(".o-mail-Chatter", state="attached")
+        phone.page.locator(".o-mail-Chatter-topbar button.o-mail-Chatter-sendMessage").scroll_into_view_if_needed()
+        phone.page.click(".o-mail-Chatter-topbar button.o-mail-Chatter-sendMessage")
+        phone.page.wait_for_selector(".o-mail-TrackingSwitches")
+        phone.page.locator(".o-mail-TrackingSwitches").scroll_into_view_if_needed()
+        phone.shot("phone_chatter_composer")
+    finally:
+        phone.close()
+
+
+def scene_store_page(server, browser, lang):
+    """The store's icon, from its SVG, and a picture of the rendered index.html for review."""
+    if lang != "en_US":
+        return
+    icon = browser.new_page(viewport={"width": 256, "height": 256})
+    icon.goto(f"file://{os.path.join(STORE, 'icon.svg')}")
+    icon.screenshot(path=os.path.join(STORE, "icon.png"), omit_background=True)
+    icon.close()
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(f"file://{os.path.join(STORE, 'index.html')}")
+    page.wait_for_load_state("load")
+    os.makedirs(OUT, exist_ok=True)
+    page.screenshot(path=os.path.join(OUT, "index.png"), full_page=True)
+    page.close()
+    print(f"  {os.path.relpath(os.path.join(STORE, 'icon.png'), rt.REPO_ROOT)}\n  .screenshots/index.png", flush=True)
+
+
 SCENES = {
+    "store": scene_store,
+    "store_page": scene_store_page,
     "composer": scene_composer,
     "preferences": scene_preferences,
     "settings": scene_settings,
@@ -225,7 +300,8 @@ def main():
 
     port = rt.free_port()
     print(f"Preparing {DB}...", flush=True)
-    rc, log = rt.prepare_demo_db(DB, f"http://127.0.0.1:{port}")
+    # a new database each time: the demo data is dated relative to its install
+    rc, log = rt.prepare_demo_db(DB, f"http://127.0.0.1:{port}", fresh=True)
     rt.assert_clean_run(rc, log, f"preparing {DB}")
     with rt.OdooServer(DB, http_port=port) as server:
         server.rpc("base.language.install", "lang_install", server.rpc("base.language.install", "create", {

@@ -225,9 +225,9 @@ def main():
         if not args.odoo_only:
             e2e = Pytest("e2e", ["-p", "no:odoo", "tests/", *pytest_args], "e2e-tests.log")
             e2e.start(stream=args.e2e_only)
-        for phase in (odoo, e2e):
+        for phase in (lint, odoo, e2e):
             if phase:
-                totals = [a + b for a, b in zip(totals, phase.finish(), strict=False)]
+                totals = [a + b for a, b in zip(totals, phase.finish(), strict=True)]
     except KeyboardInterrupt:
         totals[1] += 1
         print("interrupted", file=sys.stderr)

@@ -4,9 +4,9 @@
     "with honest numbers and privacy by design",
     "version": "18.0.1.2.0",
     "category": "Sales/CRM",
-    "website": "https://github.com/mail-tracking-ext/mail_tracking_ext",
     "author": "mail_tracking_ext contributors",
     "license": "LGPL-3",
+    "images": ["static/description/screenshot_chatter.png"],
     "depends": ["mail", "crm"],
     "data": [
         "security/ir.model.access.csv",

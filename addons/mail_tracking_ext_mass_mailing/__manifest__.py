@@ -3,7 +3,6 @@
     "summary": "Keep non-marketing contacts out of mass mailings",
     "version": "18.0.1.0.0",
     "category": "Marketing/Email Marketing",
-    "website": "https://github.com/mail-tracking-ext/mail_tracking_ext",
     "author": "mail_tracking_ext contributors",
     "license": "LGPL-3",
     "depends": ["mail_tracking_ext", "mass_mailing"],

@@ -3,7 +3,6 @@
     "summary": "Tracked-email statistics on project tasks",
     "version": "18.0.1.0.0",
     "category": "Services/Project",
-    "website": "https://github.com/mail-tracking-ext/mail_tracking_ext",
     "author": "mail_tracking_ext contributors",
     "license": "LGPL-3",
     "depends": ["mail_tracking_ext", "project"],

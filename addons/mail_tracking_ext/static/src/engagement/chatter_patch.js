@@ -1,7 +1,9 @@
 import { Chatter } from "@mail/chatter/web_portal/chatter";
 import { useEffect } from "@odoo/owl";
-import { useService } from "@web/core/utils/hooks";
+import { useBus, useService } from "@web/core/utils/hooks";
 import { patch } from "@web/core/utils/patch";
+
+import { ENGAGEMENT_CHANGED } from "./engagement_service";
 
 /** The server checks that the user may read the record before subscribing (P4). */
 const THREAD_CHANNEL_PREFIX = "mail_tracking_ext.thread/";
@@ -22,5 +24,17 @@ patch(Chatter.prototype, {
             },
             () => [this.state.thread?.model, this.state.thread?.id]
         );
+        // the form's statistics buttons follow the live icons (N5), unless the user is editing it
+        useBus(this.env.bus, ENGAGEMENT_CHANGED, async ({ detail }) => {
+            const record = this.props.webRecord;
+            if (
+                record &&
+                detail.model === this.props.threadModel &&
+                detail.id === this.props.threadId &&
+                !(await record.isDirty())
+            ) {
+                await record.load();
+            }
+        });
     },
 });

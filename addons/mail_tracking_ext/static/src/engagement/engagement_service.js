@@ -4,6 +4,9 @@ import { registry } from "@web/core/registry";
 
 import { applyEngagement, recipientLabel } from "./mail_tracking_utils";
 
+/** Triggered on the web client's bus when a record's tracked emails changed. */
+export const ENGAGEMENT_CHANGED = "MAIL_TRACKING_EXT:ENGAGEMENT_CHANGED";
+
 /**
  * Engagement pushed by the server when a recipient opens or clicks (N1, N4):
  * updates the tracked email in the chatter, counts it in the activity feed's
@@ -52,6 +55,13 @@ export class MailTrackingEngagement {
             [message.id],
         ]);
         this.store.insert(data);
+        // the record's form reloads its statistics (N5) as its chatter changed (N4)
+        if (message.thread?.model && message.thread?.id) {
+            this.env.bus.trigger(ENGAGEMENT_CHANGED, {
+                model: message.thread.model,
+                id: message.thread.id,
+            });
+        }
     }
 
     notify(payload) {

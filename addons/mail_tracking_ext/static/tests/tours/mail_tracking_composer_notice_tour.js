@@ -17,7 +17,7 @@ registry.category("web_tour.tours").add("mail_tracking_ext_composer_notice", {
         },
         {
             content: "without her, everybody is tracked",
-            trigger: ".o-mail-TrackingSwitches:not(:has(.o-mail-TrackingSwitches-notice))",
+            trigger: ".o-mail-Composer:has(.o-mail-TrackingSwitches):not(:has(.o-mail-TrackingSwitches-notice))",
         },
     ],
 });

@@ -36,6 +36,10 @@ registry.category("web_tour.tours").add("mail_tracking_ext_engagement", {
             timeout: 30000,
         },
         {
+            content: "the opportunity's open rate follows, without reloading (N5)",
+            trigger: ".o_mail_tracking_opened .o_stat_value:contains(100)",
+        },
+        {
             content: "the author is notified",
             trigger: ".o_notification:contains(Anna Customer opened your email)",
         },
