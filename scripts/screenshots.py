@@ -251,6 +251,8 @@ def scene_store(server, browser, lang):
     try:
         phone.open("/odoo/action-mail_tracking_ext.mail_tracked_recipient_action")
         phone.shot("phone_report")
+        phone.open("/odoo/action-mail_tracking_ext.mail_tracked_engagement_action")
+        phone.shot("phone_feed")
         phone.page.goto(f"{server.url}/odoo/crm/{lead}")
         phone.page.wait_for_selector(".o-mail-Chatter", state="attached")
         phone.page.locator(".o-mail-Chatter-topbar button.o-mail-Chatter-sendMessage").scroll_into_view_if_needed()
