@@ -115,7 +115,7 @@ def scene_preferences(server, browser, lang):
     company = server.rpc("res.company", "search", [], limit=1)
     server.rpc("res.company", "write", company, {
         "mail_tracking_enforce_defaults": True, "mail_tracking_default_opens": True,
-        "mail_tracking_default_clicks": False, "mail_log_enforce_default": True, "mail_log_default": False})
+        "mail_tracking_default_clicks": False, "mail_logging_enforce_default": True, "mail_logging_default": False})
     session = Session(server, browser, "demo", lang)
     try:
         session.open("/odoo", ready=".o_main_navbar .o_user_menu")
@@ -132,7 +132,7 @@ def scene_preferences(server, browser, lang):
     finally:
         session.close()
         server.rpc("res.company", "write", company, {"mail_tracking_enforce_defaults": False,
-                                                     "mail_log_enforce_default": False})
+                                                     "mail_logging_enforce_default": False})
 
 
 def scene_settings(server, browser, lang):

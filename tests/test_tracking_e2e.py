@@ -238,7 +238,7 @@ def test_n4_e0_live_update_reaches_the_author_through_the_gevent_worker(odoo_ser
                                        lambda payload: payload.get("message_id") == message_id)
         finally:
             socket.close()
-        assert update["for_author"] and update["recipient"]["state"] == "opened"
+        assert update["for_author"] and update["event"] == "open" and update["recipient"]["name"]
         log = server.log_text()
     assert "DistributionNotFound" not in log and not rt.log_problems(log), rt.log_problems(log) or log[-3000:]
 
@@ -273,7 +273,7 @@ def next_notification(socket, kind, matches, timeout=30):
 
 
 def test_t10_never_track_list_and_t9_empty_body(odoo_server, mail_catcher, crm):
-    odoo_server.rpc("mail.tracking.exclusion", "create", {"pattern": f"bruno{crm['suffix']}@customer.example"})
+    odoo_server.rpc("mail.address.exclusion", "create", {"pattern": f"bruno{crm['suffix']}@customer.example"})
     mail_catcher.clear()
     crm["sales"].post(crm["lead"], [crm["anna"], crm["bruno"]])
     delivered = {to_of(m): html_part(m) for m in mail_catcher.wait_for(2)}

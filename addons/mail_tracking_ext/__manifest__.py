@@ -2,7 +2,7 @@
     "name": "Email Tracking & CRM Logging",
     "summary": "Per-recipient open and click tracking for emails sent from Odoo, "
     "with honest numbers and privacy by design",
-    "version": "18.0.1.2.0",
+    "version": "18.0.1.3.0",
     "category": "Sales/CRM",
     "author": "mail_tracking_ext contributors",
     "license": "LGPL-3",
@@ -11,7 +11,7 @@
     "data": [
         "security/ir.model.access.csv",
         "security/mail_tracking_security.xml",
-        "views/mail_tracking_exclusion_views.xml",
+        "views/mail_address_exclusion_views.xml",
         "security/mail_logging_security.xml",
         "data/mail_logging_alias.xml",
         "data/ir_cron_data.xml",

@@ -5,7 +5,7 @@ SPEC X2: "rewriting a 100 KB body with 100 links takes under 5 ms".
 
 No database and no Odoo import: the addon's pure ``tools`` package is loaded
 straight from its files. Measures, per body, N timed runs (after a warm-up)
-of exactly what ``mail.tracked.recipient._track_outgoing`` does once per
+of exactly what ``mail.mail._track_copies`` does once per
 distinct body: ``rewrite_links(body, base_url, click_url)`` then
 ``add_open_pixel(new_body, pixel_url)``. Reports wall-clock median / p95 / min and the thread's CPU-time median / p95;
 the SPEC verdict uses CPU time (immune to other processes on a busy machine).

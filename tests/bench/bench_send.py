@@ -312,10 +312,10 @@ def verify(env, sink, mails, partners, tracked):
         recipients = env.cr.fetchone()[0]
         assert recipients == n, f"{recipients} mail.tracked.recipient rows for {n} mails"
         # the click links of a few messages lead back to the original URLs (whatever the storage)
-        Recipient = env["mail.tracked.recipient"]
+        Recorder = env["mail.tracked.event"]
         for clicks in samples:
             for i, (token, ref) in enumerate(clicks):
-                url = Recipient._record_click(token, ref, record=False)
+                url = Recorder._record_click(token, ref, record=False)
                 assert url == x2_bodies.link_url(i, short=True), f"click {i} resolves to {url!r}"
         facts.update(distinct_tokens=len(tokens), tracked_recipients=recipients,
                      clicks_resolved=len(samples) * BODY_LINKS)
@@ -338,7 +338,7 @@ def _short_paths(text):
     return re.sub(r"[^\s(]*/(mail_tracking_ext/)", r"\1", text).rstrip()
 
 
-def profile_callees(profiler, func=r"_track_outgoing", top=20):
+def profile_callees(profiler, func=r"_track_copies", top=20):
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative").print_callees(func, top)
@@ -477,7 +477,7 @@ def print_profile(profile):
     print(f"\ncProfile of a tracked run of {profile['mails']} mails (times inflated by the profiler), "
           "top cumulative entries in mail_tracking_ext:\n\n```")
     print(profile["top"])
-    print("```\n\nWhat `_track_outgoing` calls:\n\n```")
+    print("```\n\nWhat `_track_copies` calls:\n\n```")
     print(profile["track_outgoing_callees"])
     print("```")
 

@@ -1,2 +1,3 @@
-from . import main
+from . import privacy
 from . import thread
+from . import tracking

@@ -2,6 +2,9 @@ from odoo import http
 from odoo.addons.mail.controllers.thread import ThreadController
 from odoo.http import request
 
+from ..models.mail_message import TIMELINE_THREAD_KEY
+from ..models.res_partner import LOGGING_NEW_CONTACT_KEY
+
 
 class LoggedEmailThreadController(ThreadController):
     """A record's chatter also lists the logged emails associated with it (L2);
@@ -10,19 +13,21 @@ class LoggedEmailThreadController(ThreadController):
 
     @http.route()
     def mail_thread_messages(self, thread_model, thread_id, **kwargs):
-        request.update_context(mail_logging_thread=(thread_model, int(thread_id)))
+        request.update_context(**{TIMELINE_THREAD_KEY: (thread_model, int(thread_id))})
         return super().mail_thread_messages(thread_model, thread_id, **kwargs)
 
     @http.route()
     def mail_thread_partner_from_email(self, emails, additional_values=None):
         # the full composer creates its recipients before the user sends: the Log default decides
-        if request.env["res.users"]._mail_log_default():
-            request.update_context(mail_log_new_contact=True)
+        company = request.env["res.company"]._mail_rules_company()
+        if request.env.user._mail_switches_in_force(company)["log_email"]:
+            request.update_context(**{LOGGING_NEW_CONTACT_KEY: True})
         return super().mail_thread_partner_from_email(emails, additional_values=additional_values)
 
     def _prepare_post_data(self, post_data, thread, **kwargs):
         if "partner_emails" in kwargs and post_data.get("subtype_xmlid", "mail.mt_comment") != "mail.mt_note":
             log_email = post_data.get("log_email")
-            if log_email or (log_email is None and request.env["res.users"]._mail_log_default()):
-                request.update_context(mail_log_new_contact=True)
+            company = request.env["res.company"]._mail_rules_company(thread)
+            if log_email or (log_email is None and request.env.user._mail_switches_in_force(company)["log_email"]):
+                request.update_context(**{LOGGING_NEW_CONTACT_KEY: True})
         return super()._prepare_post_data(post_data, thread, **kwargs)

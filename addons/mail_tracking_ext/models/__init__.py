@@ -1,6 +1,6 @@
 from . import mail_tracked_visibility_mixin
 from . import mail_tracked_stats_mixin
-from . import mail_tracking_exclusion
+from . import mail_address_exclusion
 from . import mail_tracked_recipient
 from . import mail_tracked_event
 from . import mail_tracked_engagement

@@ -8,9 +8,9 @@ class IrHttp(models.AbstractModel):
         """Give the web client the defaults of the composer's switches (T3, T4, L1)."""
         result = super().session_info()
         if self.env.user._is_internal():
+            company = self.env["res.company"]._mail_rules_company()
             result["mail_tracking"] = {
-                "allowed": self.env.company.mail_tracking_allowed,
-                **self.env["res.users"]._mail_tracking_defaults(),
-                "log_email": self.env["res.users"]._mail_log_default(),
+                "allowed": company.mail_tracking_allowed,
+                **self.env.user._mail_switches_in_force(company),
             }
         return result

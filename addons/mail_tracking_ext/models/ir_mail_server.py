@@ -1,6 +1,6 @@
 from odoo import models
 
-from .mail_tracked_recipient import COPY_HEADER
+from .mail_mail import COPY_HEADER
 
 
 class IrMailServer(models.Model):
@@ -14,5 +14,5 @@ class IrMailServer(models.Model):
             del message[COPY_HEADER]
         message_id = super().send_email(message, *args, **kwargs)
         if copy_id and copy_id.isdigit():
-            self.env["mail.tracked.recipient"]._copy_accepted(int(copy_id))
+            self.env["mail.mail"]._copy_accepted(int(copy_id))
         return message_id

@@ -38,7 +38,7 @@ class MailLoggingImport(models.Model):
         "ir.attachment", string="Files (.eml, .mbox)", help=".eml files and .mbox archives")
     file_names = fields.Char(readonly=True)
     create_contacts = fields.Boolean(
-        default=lambda self: self.env.user.mail_log_create_contacts,
+        default=lambda self: self.env.user.mail_logging_create_contacts,
         help="Create a non-marketing contact for each address that is not a contact yet.")
     state = fields.Selection([
         ("draft", "Draft"), ("running", "In Progress"), ("done", "Done"),

@@ -42,7 +42,7 @@ REFUSALS = {
 class MailLoggingRequest(models.Model):
     """One email that reached the company logging address (Bcc or forward) or
     an import, with its outcome: logged on which records, or refused and why
-    (SPEC L4, L7).
+    (L4, L7).
 
     The email's content is kept once, as a ``mail.message`` on the first
     contact's timeline, associated with the other records (L2); this record
@@ -98,12 +98,10 @@ class MailLoggingRequest(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def message_new(self, msg_dict, custom_values=None):
-        message = self.env.context.get("mail_logging_raw_email")
-        if message is None:
-            return self.create({
-                "name": msg_dict.get("subject"), "email_from": msg_dict.get("email_from"), "refusal": "unreadable",
-            })
+    def _log_received_email(self, message, msg_dict):
+        """Log an email that reached the logging address: ``message`` is the raw
+        :class:`email.message.Message` Odoo's gateway received, ``msg_dict``
+        what it parsed of it. A refusal is answered when the company wants it."""
         request = self._log_email(message, msg_dict=msg_dict)
         if request.state == "refused" and request.company_id.mail_logging_notify_refusal:
             request._tell_sender(message)
@@ -129,12 +127,6 @@ class MailLoggingRequest(models.Model):
             self.reason)
         self.env["mail.thread"].with_company(self.company_id)._routing_create_bounce_email(
             self.email_from, body, message, references=self.message_ref)
-
-    def message_post(self, **kwargs):
-        if self.env.context.get("from_alias"):
-            # the gateway's own copy of the email: its content is already on the contacts' timelines
-            return self.env["mail.message"]
-        return super().message_post(**kwargs)
 
     @api.model
     def _detect_loop_sender_domain(self, email_from_normalized):
@@ -162,7 +154,8 @@ class MailLoggingRequest(models.Model):
             "message_ref": values["message_id"], "email_date": values["date"],
         }
         if source == "address":
-            check = check_sender(message, self.env.company._mail_logging_trusted_authserv_ids())
+            company = self.env["res.company"]._mail_rules_company()
+            check = check_sender(message, company._mail_logging_trusted_authserv_ids())
             if not check:
                 details = {"from": check.detail} if check.problem == "from_count" else {"domain": check.detail}
                 return self._refuse(request_values, check.problem, **details)
@@ -192,13 +185,13 @@ class MailLoggingRequest(models.Model):
                 request_values, state="duplicate", logged_message_id=existing.id, refusal="duplicate"))
 
         parties = self._external_parties(values["email_from"], values["to"], values["cc"])
-        excluded = self.env["mail.tracking.exclusion"]._excluded_emails(set(parties), user, scope="log")
+        excluded = self.env["mail.address.exclusion"]._excluded_emails(set(parties), user, scope="log")
         parties = {email: name for email, name in parties.items() if email not in excluded}
         if not parties:
             return self._refuse(request_values, "never_log" if excluded else "no_customer")
 
         if create_contacts is None:
-            create_contacts = user.mail_log_create_contacts
+            create_contacts = user.mail_logging_create_contacts
         partners, created = self._contacts_for(parties, user, create_contacts)
         if not partners:
             return self._refuse(request_values, "no_contact")
@@ -352,11 +345,12 @@ class MailLoggingRequest(models.Model):
     def _create_logged_message(self, values, record, user):
         """The one ``mail.message`` of a logged email, on ``record``'s timeline,
         without the attachments the company does not log (L6)."""
-        kept, left_out = self._split_attachments(values["attachments"], user.company_id)
+        kept, left_out = self._split_attachments(
+            values["attachments"], self.env["res.company"]._mail_rules_company(user=user))
         body = values["body"]
         if not isinstance(body, Markup):
             body = Markup(tools.html_sanitize(body or ""))
-        body += self.env["mail.message"]._mail_log_left_out_note(left_out)
+        body += self.env["mail.message"]._mail_logging_left_out_note(left_out)
         message_values = {"model": record._name, "res_id": record.id, "body": body}
         message_values.update(record.sudo()._process_attachments_for_post(kept, [], message_values))
         author = self.env["res.users"]._find_by_sender_email(values["email_from"]).partner_id or \

@@ -12,8 +12,13 @@ from ..tools.forwarded_email import FORWARD_SUBJECT, REPLY_SUBJECT, conversation
 
 # Latest opens and clicks per recipient the chatter receives; the counts cover all (N4).
 MAIL_TRACKING_EVENTS_SHOWN = 10
-# Context key of a composer answering a logged email: its sent copies answer that email (L8).
+# Context keys, where Odoo's API leaves no argument to pass the value through:
+# - a composer answering a logged email: the mail.mail records created for its copies, deep in
+#   message_post(), answer that email in their headers (L8);
 LOGGED_EMAIL_REPLY_KEY = "mail_logged_email_reply_id"
+# - the record whose timeline the chatter loads: Odoo's /mail/thread/messages route builds its
+#   message domain inline and calls _message_fetch() without the record (L2).
+TIMELINE_THREAD_KEY = "mail_logging_thread"
 
 
 class MailMessage(models.Model):
@@ -40,7 +45,7 @@ class MailMessage(models.Model):
     def _message_fetch(self, domain, search_term=None, before=None, after=None, around=None, limit=30):
         """A record's timeline also shows the logged emails associated with it
         (L2); the controller names the record in the context."""
-        thread = self.env.context.get("mail_logging_thread")
+        thread = self.env.context.get(TIMELINE_THREAD_KEY)
         if thread and self.env.user._is_internal():
             model, res_id = thread
             # sudo: which emails are on this timeline; mail.message's own search then checks each
@@ -59,7 +64,7 @@ class MailMessage(models.Model):
         # the chatter offers the logged-email actions to internal users (L2, L8)
         if self.env.user._is_internal():
             logged = self.filtered("log_email")
-            editable = logged.sudo(False)._mail_log_editable()
+            editable = logged.sudo(False)._mail_logging_editable()
             for message in logged:
                 store.add(message, {"logEmail": True, "logEditable": message in editable})
         return result
@@ -69,28 +74,28 @@ class MailMessage(models.Model):
         tracking and its places on other timelines go with it (N3, N5, L2)."""
         result = super()._cleanup_side_records()
         self.env["mail.tracked.recipient"].sudo().search([("message_id", "in", self.ids)]).unlink()
-        self._mail_log_associations().unlink()
+        self._mail_logging_associations().unlink()
         self.filtered("log_email").sudo().write({"log_email": False})
         return result
 
-    def _mail_log_associations(self):
+    def _mail_logging_associations(self):
         """The timelines these emails are logged on, besides their own record (all of them:
         callers decide what the user may see)."""
         return self.env["mail.message.association"].sudo().search([("message_id", "in", self.ids)])
 
     def action_edit_associations(self):
         """Open the editor of the records this logged email appears on (L2)."""
-        self.ensure_one()
+        self._check_logged_email()
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("Associations"),
             "res_model": "mail.message.association.wizard",
-            "view_mode": "form",
+            "views": [[False, "form"]],
             "target": "new",
             "context": {"default_message_id": self.id},
         }
 
-    def _mail_log_editable(self):
+    def _mail_logging_editable(self):
         """The logged emails among these that the user may move between
         timelines or delete (L2, L8): their author's, those of records the user
         may edit, all for administrators. Reading an email is not enough."""
@@ -112,13 +117,13 @@ class MailMessage(models.Model):
         attachments no other email carries (L8). Odoo's chatter deletes only
         the emails written in Odoo; this also covers those logged from a mailbox."""
         self._check_logged_email()
-        if not self._mail_log_editable():
+        if not self._mail_logging_editable():
             raise AccessError(self.env._(
                 "Only the author of this email, whoever may edit %(record)s and administrators can delete it.",
                 record=self.record_name or self.env._("its record")))
         attachments = self.sudo().attachment_ids
         self.sudo().unlink()
-        self._mail_log_delete_unshared(attachments)
+        self._mail_logging_delete_unshared(attachments)
         return True
 
     def action_reply_logged_email(self, thread_model=None, thread_id=None):
@@ -189,7 +194,7 @@ class MailMessage(models.Model):
         the user may post there, else the timeline the user reads it on, which
         must be one it appears on."""
         candidates = [(self.model, self.res_id)]
-        if (thread_model, thread_id) in {(a.model, a.res_id) for a in self._mail_log_associations()}:
+        if (thread_model, thread_id) in {(a.model, a.res_id) for a in self._mail_logging_associations()}:
             candidates.append((thread_model, thread_id))
         for model, res_id in candidates:
             if model in self.env and res_id and isinstance(self.env[model], self.pool["mail.thread"]):
@@ -246,14 +251,14 @@ class MailMessage(models.Model):
         ], order="date, id")
 
     @api.model
-    def _mail_log_left_out_note(self, left_out):
+    def _mail_logging_left_out_note(self, left_out):
         """The timeline's note on the attachments a logged email lost (L6)."""
         if not left_out:
             return Markup()
         return Markup("<p><em>%s</em></p><ul>%s</ul>") % (
             self.env._("Attachments not logged:"), Markup().join(Markup("<li>%s</li>") % line for line in left_out))
 
-    def _mail_log_settle_attachments(self):
+    def _mail_logging_settle_attachments(self):
         """Once a logged email written in Odoo has left, to every recipient,
         drop the attachments the company does not log (L6): they were needed
         only to send it. An email still to send, or failed and to be resent,
@@ -264,11 +269,11 @@ class MailMessage(models.Model):
             ("mail_message_id", "in", self.ids), ("notification_type", "=", "email"),
             ("notification_status", "in", ("ready", "process", "exception", "bounce")),
         ]).mail_message_id
-        (self - pending)._mail_log_leave_out_attachments()
+        (self - pending)._mail_logging_leave_out_attachments()
 
-    def _mail_log_leave_out_attachments(self):
+    def _mail_logging_leave_out_attachments(self):
         for message in self.sudo():
-            company = message.record_company_id or message.author_id.user_ids[:1].company_id or self.env.company
+            company = self.env["res.company"]._mail_rules_company(message, message.author_id.user_ids[:1])
             left_out, dropped = [], self.env["ir.attachment"].sudo()
             for attachment in message.attachment_ids:
                 if refusal := company._mail_logging_attachment_refusal(attachment.name, attachment.file_size):
@@ -278,12 +283,12 @@ class MailMessage(models.Model):
                 continue
             message.write({
                 "attachment_ids": [Command.unlink(attachment.id) for attachment in dropped],
-                "body": (message.body or Markup()) + self._mail_log_left_out_note(left_out),
+                "body": (message.body or Markup()) + self._mail_logging_left_out_note(left_out),
             })
-            self._mail_log_delete_unshared(dropped)
+            self._mail_logging_delete_unshared(dropped)
 
     @api.model
-    def _mail_log_delete_unshared(self, attachments):
+    def _mail_logging_delete_unshared(self, attachments):
         """Delete ``attachments``, except those another email still carries (a forward)."""
         shared = self.sudo().search([("attachment_ids", "in", attachments.ids)]).attachment_ids
         (attachments.sudo() - shared).unlink()

@@ -4,7 +4,7 @@ from odoo.osv import expression
 
 
 class MailMessageAssociation(models.Model):
-    """A record on whose timeline a logged email also appears (SPEC L2).
+    """A record on whose timeline a logged email also appears (L2).
 
     A logged email is stored once, as one ``mail.message`` with one body and
     one set of attachments, on its main record; each association adds it to
@@ -127,7 +127,7 @@ class MailMessageAssociation(models.Model):
     def _associate(self, message, records):
         """Add ``message`` to the timelines of ``records`` (a list of recordsets
         of any models), skipping its own record and existing associations."""
-        existing = {(association.model, association.res_id) for association in message._mail_log_associations()}
+        existing = {(association.model, association.res_id) for association in message._mail_logging_associations()}
         existing.add((message.model, message.res_id))
         values = []
         for record in records:
@@ -142,7 +142,7 @@ class MailMessageAssociation(models.Model):
     def _loggable_contacts(self, partners, user):
         """``partners`` minus internal users and the never-log lists of ``user`` (L5)."""
         partners = partners.filtered(lambda partner: not partner.user_ids.filtered(lambda u: not u.share))
-        excluded = self.env["mail.tracking.exclusion"]._excluded_emails(
+        excluded = self.env["mail.address.exclusion"]._excluded_emails(
             set(partners.mapped("email_normalized")), user, scope="log")
         return partners.filtered(lambda partner: partner.email_normalized not in excluded)
 
@@ -151,7 +151,7 @@ class MailMessageAssociation(models.Model):
         """Records an email of ``user`` to ``partners`` is logged on by default
         (L2): only records ``user`` may read."""
         contacts = self._loggable_contacts(partners._origin, user)  # composers hold new records
-        return contacts.with_user(user)._mail_log_associated_records() if contacts else []
+        return contacts.with_user(user)._mail_logging_associated_records() if contacts else []
 
     @api.model
     def _associate_posted_email(self, message, record_refs=None):

@@ -16,21 +16,23 @@ class MailThread(models.AbstractModel):
         return super()._get_message_create_valid_field_names() | set(TRACKING_SWITCHES) | {LOGGING_SWITCH}
 
     def message_post(self, **kwargs):
-        """Settle the tracking switches of an email a user writes to contacts
-        (T3): the values given by the composer, else the user's defaults.
-        Anything else (notes, system notifications, portal posts) is never
-        tracked."""
-        if self._is_tracked_email_post(kwargs):
-            defaults = self.env["res.users"]._mail_tracking_defaults()
-            allowed = self.env.company.mail_tracking_allowed
-            for switch in TRACKING_SWITCHES:
+        """Settle the switches of an email a user writes to contacts (T3, L1):
+        the composer's values, else the defaults in force for the user under
+        the rules of the record's company. Anything else (notes, system
+        notifications, portal posts) is never tracked nor logged."""
+        switches = (*TRACKING_SWITCHES, LOGGING_SWITCH)
+        if self._is_email_to_contacts(kwargs):
+            company = self.env["res.company"]._mail_rules_company(self[:1])
+            in_force = self.env.user._mail_switches_in_force(company)
+            for switch in switches:
                 value = kwargs.get(switch)
-                kwargs[switch] = allowed and (defaults[switch] if value is None else bool(value))
+                kwargs[switch] = in_force[switch] if value is None else bool(value)
+                if switch in TRACKING_SWITCHES:
+                    kwargs[switch] = kwargs[switch] and company.mail_tracking_allowed
         else:
-            for switch in TRACKING_SWITCHES:
+            for switch in switches:
                 kwargs.pop(switch, None)
         logged_records = kwargs.pop(LOGGED_RECORDS_PARAM, None)
-        self._settle_log_switch(kwargs)
         message = super().message_post(**kwargs)
         if message.log_email:
             self.env["mail.message.association"]._associate_posted_email(message, logged_records)
@@ -47,24 +49,17 @@ class MailThread(models.AbstractModel):
         partners = (self.env["res.partner"].browse(partner_ids)._filtered_access("read")
                     | self.sudo().message_partner_ids).sudo()
         # the company whose rules the email will follow: the record's (as message_post decides)
-        company = self._mail_get_companies(default=self.env.company)[self.id]
+        company = self.env["res.company"]._mail_rules_company(self)
         return partners._mail_tracking_untracked(company).mapped("display_name")
-
-    def _settle_log_switch(self, post_values):
-        """The Log switch of an email a user writes to contacts (L1): the
-        composer's value, else the user's (or the enforced company) default."""
-        if self._is_tracked_email_post(post_values):
-            value = post_values.get(LOGGING_SWITCH)
-            post_values[LOGGING_SWITCH] = (
-                self.env["res.users"]._mail_log_default() if value is None else bool(value))
-        else:
-            post_values.pop(LOGGING_SWITCH, None)
 
     def unlink(self):
         self.env["mail.message.association"]._forget_records(self)
         return super().unlink()
 
-    def _is_tracked_email_post(self, post_values):
+    def _is_email_to_contacts(self, post_values):
+        """Whether a post is an email a user writes to contacts, the only kind
+        that is tracked and logged: a comment of an internal user, in a subtype
+        that notifies the record's followers (not a note)."""
         if post_values.get("message_type", "notification") != "comment" or not self.env.user._is_internal():
             return False
         if post_values.get("subtype_xmlid"):
@@ -74,10 +69,21 @@ class MailThread(models.AbstractModel):
         return bool(subtype) and not subtype.internal
 
     def _message_route_process(self, message, message_dict, routes):
-        """Hand the raw email to the logging model, which needs it to find a
-        forwarded original (L4), and mark tracked emails replied to (L9)."""
-        if any(route[0] == "mail.logging.request" for route in routes or ()):
-            self = self.with_context(mail_logging_raw_email=message)
-        thread_id = super()._message_route_process(message, message_dict, routes)
+        """Incoming email: an email to the company logging address is logged
+        from the raw email, which a forward's original is read from (L4);
+        every email marks the tracked emails it replies to (L9)."""
+        logging_routes = [route for route in routes or () if route[0] == "mail.logging.request"]
+        other_routes = [route for route in routes or () if route[0] != "mail.logging.request"]
+        thread_id = False
+        for _model, _thread_id, _custom_values, user_id, alias in logging_routes[:1]:
+            # as Odoo's gateway runs a route: as its user, with superuser rights, silently
+            Request = self.env["mail.logging.request"].with_context(
+                mail_create_nosubscribe=True, mail_create_nolog=True).with_user(user_id).sudo()
+            logging_request = Request._log_received_email(message, message_dict)
+            thread_id = logging_request.id
+            if alias and alias.alias_status != "valid":
+                alias.sudo().alias_status = "valid"
+        if other_routes or not logging_routes:
+            thread_id = super()._message_route_process(message, message_dict, other_routes)
         self.env["mail.tracked.recipient"].sudo()._record_reply(message_dict)
         return thread_id

@@ -4,10 +4,12 @@ from odoo.osv import expression
 
 
 class MailTrackedVisibilityMixin(models.AbstractModel):
-    """Tracking data is visible to the email's author and to the users who can
-    read the record the email was sent from (P4). Every model holding it
-    inherits this, so searches, reads and reports apply one rule, in SQL,
-    before any limit."""
+    """Who sees a tracked email's opens and clicks (P4), one rule for every
+    model that holds them: the email's author, and the users who can read
+    every record the email is linked to (the record it was sent from and the
+    records it is logged on) or, when the company chooses it in Settings, any
+    of them. The rule itself is ``mail.tracked.recipient._visibility_domain``;
+    searches, reads and reports apply it in SQL, before any limit."""
     _name = "mail.tracked.visibility.mixin"
     _description = "Tracking Data Visibility"
 
@@ -30,6 +32,6 @@ class MailTrackedVisibilityMixin(models.AbstractModel):
         forbidden = self - self.browse(self._search([("id", "in", self.ids)]))
         if forbidden:
             return forbidden, lambda: AccessError(self.env._(
-                "Tracking details are visible to the email's author and to the users who can "
-                "read the record it was sent from."))
+                "The opens and clicks of an email are visible to its author and to the users who "
+                "can read the records it is linked to."))
         return None

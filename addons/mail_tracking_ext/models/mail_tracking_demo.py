@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 
-from .mail_tracked_recipient import COPY_HEADER
+from .mail_mail import COPY_HEADER
 
 PIXEL = re.compile(r"/email-tracking/open/([A-Za-z0-9_-]+)\.gif")
 CLICK = re.compile(r"/email-tracking/click/([A-Za-z0-9_-]+)/([0-9a-f]+)")
@@ -38,7 +38,7 @@ DEMO_BODY = Markup(
 
 
 class MailTrackingDemo(models.AbstractModel):
-    """Demo data that shows the addon at work (SPEC E3): tracked emails of the demo
+    """Demo data that shows the addon at work (E3): tracked emails of the demo
     salespeople with opens, clicks and a reply, logged emails, statistics and an activity
     feed, made through the addon's own code paths and dated relative to the install.
     Only the SMTP server is played here: the emails are taken as delivered."""
@@ -49,6 +49,7 @@ class MailTrackingDemo(models.AbstractModel):
     def _generate(self):
         now = fields.Datetime.now()
         Recipient = self.env["mail.tracked.recipient"].sudo()
+        Recorder = self.env["mail.tracked.event"].sudo()
         last_bus_id = self.env["bus.bus"].sudo()._bus_last_id()
         for user_xmlid, lead_xmlid, contact_xmlid, subject, sent_ago, events, replied_ago in DEMO_EMAILS:
             user = self.env.ref(user_xmlid, raise_if_not_found=False)
@@ -72,9 +73,9 @@ class MailTrackingDemo(models.AbstractModel):
             refs = list(message.sudo().tracked_links or {})
             for event, hours_ago, (ip, user_agent) in events:
                 if event == "open":
-                    Recipient._record_open(token, ip, user_agent)
+                    Recorder._record_open(token, ip, user_agent)
                 else:
-                    Recipient._record_click(token, refs[0], ip, user_agent)
+                    Recorder._record_click(token, refs[0], ip, user_agent)
                 self._backdate_last_event(message, now - timedelta(hours=hours_ago))
             if replied_ago is not None:
                 Recipient._record_reply({"references": message.message_id, "email_from": contact.email})
@@ -92,13 +93,12 @@ class MailTrackingDemo(models.AbstractModel):
     def _deliver(self, message):
         """Send ``message``'s emails as Odoo does, with an SMTP server that accepts every
         copy: ``{contact id: token of its copy}``."""
-        Recipient = self.env["mail.tracked.recipient"]
         tokens = {}
         for mail in self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)]):
             delivered = []
             for values in mail._prepare_outgoing_list():
                 if copy_id := values["headers"].get(COPY_HEADER):
-                    Recipient._copy_accepted(int(copy_id))
+                    mail._copy_accepted(int(copy_id))
                 if values["partner_id"]:
                     delivered.append(values["partner_id"].id)
                     if match := PIXEL.search(values["body"]) or CLICK.search(values["body"]):

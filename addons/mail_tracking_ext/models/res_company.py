@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class ResCompany(models.Model):
@@ -31,11 +31,11 @@ class ResCompany(models.Model):
         help="Add a link to tracked emails that lets the recipient stop all tracking at once.")
 
     # Logging (L1, L4, L6)
-    mail_log_enforce_default = fields.Boolean(
+    mail_logging_enforce_default = fields.Boolean(
         "Enforce Logging Default",
         help="Every user's emails start from the company's Log default and users cannot "
              "change their personal default.")
-    mail_log_default = fields.Boolean("Log All Emails by Default", default=True)
+    mail_logging_default = fields.Boolean("Log All Emails by Default", default=True)
     mail_logging_attachments_allowed = fields.Boolean(
         "Log Attachments", default=True,
         help="Logged emails keep their attachments on the CRM timelines.")
@@ -52,6 +52,26 @@ class ResCompany(models.Model):
     mail_logging_attachment_max_mb = fields.Integer(
         "Attachment Size Limit (MB)", default=50,
         help="Attachments larger than this are left out of logged emails; the timeline says which.")
+
+    @api.model
+    def _mail_rules_company(self, record=None, user=None):
+        """The company whose tracking, privacy and logging rules an email
+        follows (the one place that decides it): the company of the record it
+        is written on or was sent from (``record``: a record or a
+        ``mail.message``), as Odoo itself picks a message's company; else the
+        company of its author ``user``; else the current company."""
+        fallback = user.company_id if user else self.env.company
+        if record is not None and record._name == "mail.message":
+            message = record.sudo()
+            if message.record_company_id:
+                return message.record_company_id
+            record = None
+            if message.model in self.env and message.res_id:
+                record = self.env[message.model].browse(message.res_id).exists()
+        if record and isinstance(record, self.pool["mail.thread"]):
+            record.ensure_one()
+            return record.sudo()._mail_get_companies(default=fallback)[record.id]
+        return fallback
 
     def _mail_logging_trusted_authserv_ids(self):
         self.ensure_one()

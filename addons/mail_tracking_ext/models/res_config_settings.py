@@ -22,9 +22,9 @@ class ResConfigSettings(models.TransientModel):
     mail_tracking_retention_days = fields.Integer(
         "Tracking Retention (days)", config_parameter="mail_tracking_ext.retention_days", default=365,
         help="Opens and clicks older than this are deleted every day.")
-    mail_log_enforce_default = fields.Boolean(
-        related="company_id.mail_log_enforce_default", readonly=False)
-    mail_log_default = fields.Boolean(related="company_id.mail_log_default", readonly=False)
+    mail_logging_enforce_default = fields.Boolean(
+        related="company_id.mail_logging_enforce_default", readonly=False)
+    mail_logging_default = fields.Boolean(related="company_id.mail_logging_default", readonly=False)
     mail_logging_attachments_allowed = fields.Boolean(
         related="company_id.mail_logging_attachments_allowed", readonly=False)
     mail_logging_attachment_max_mb = fields.Integer(

@@ -4,6 +4,11 @@ from odoo import api, fields, models, tools
 LOGGED_OPPORTUNITIES_LIMIT = 5
 
 
+# Context key saying that contacts created now are made for the recipients of an email the
+# user logs (L3): Odoo creates them deep in its composers (/mail/partner/from_email, the
+# chatter's suggested recipients, the full composer's quick create), with no argument to pass.
+LOGGING_NEW_CONTACT_KEY = "mail_logging_new_contact"
+
 # Legal bases that allow tracking a contact individually when the company's
 # data-privacy switch is on (P1).
 TRACKING_LEGAL_BASES = ("prospect_interest", "customer_interest", "contract", "consent")
@@ -79,8 +84,8 @@ class ResPartner(models.Model):
         """A contact created for a recipient while the user logs the email
         (L3): keep it out of marketing and give it the sender as salesperson,
         unless the address is on a never-log list (L5)."""
-        if self.env.context.get("mail_log_new_contact") and self.env.user._is_internal():
-            excluded = self.env["mail.tracking.exclusion"]._excluded_emails(
+        if self.env.context.get(LOGGING_NEW_CONTACT_KEY) and self.env.user._is_internal():
+            excluded = self.env["mail.address.exclusion"]._excluded_emails(
                 {tools.email_normalize(vals.get("email") or "") for vals in vals_list} - {False},
                 self.env.user, scope="log")
             for vals in vals_list:
@@ -90,30 +95,31 @@ class ResPartner(models.Model):
                     vals.setdefault("user_id", self.env.uid)
         return super().create(vals_list)
 
-    def _mail_log_associated_records(self):
+    def _mail_logging_associated_records(self):
         """Records a logged email to these contacts also belongs to (L2): each
-        contact's company, the company's most recent open opportunities and,
-        where those apps are installed, its open project tasks and helpdesk
-        tickets; only those the environment's user may read (P4), so that an
-        email is never logged where its author cannot see it. Returns a list
-        of recordsets."""
+        contact's company and, per company, the most recent of its open
+        records of the apps that say so (``_mail_logging_open_records_domains``);
+        only those the environment's user may read (P4), so that an email is
+        never logged where its author cannot see it. Returns a list of
+        recordsets."""
         companies = self.commercial_partner_id._filtered_access("read")
         records = [self._filtered_access("read"), companies]
         if not companies:
             return records
-        open_records = [
-            ("crm.lead", [("type", "=", "opportunity"), ("stage_id.is_won", "=", False)]),
-            ("project.task", [("is_closed", "=", False)]),
-            ("helpdesk.ticket", [("stage_id.fold", "=", False)]),
-        ]
-        for model, domain in open_records:
-            if model not in self.env or not self.env[model].has_access("read"):
+        for model, domain in self._mail_logging_open_records_domains().items():
+            if not self.env[model].has_access("read"):
                 continue
             for company in companies:
                 records.append(self.env[model].search(
                     [("partner_id", "child_of", company.id), *domain],
                     order="create_date desc, id desc", limit=LOGGED_OPPORTUNITIES_LIMIT))
         return records
+
+    @api.model
+    def _mail_logging_open_records_domains(self):
+        """``{model: domain}`` of the open records of a customer that its
+        logged emails also appear on; apps' bridges add theirs (project tasks)."""
+        return {"crm.lead": [("type", "=", "opportunity"), ("stage_id.is_won", "=", False)]}
 
     def _mail_tracking_stats_field(self):
         """Statistics (N5): a company shows the emails of all its contacts."""

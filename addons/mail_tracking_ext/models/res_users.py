@@ -13,42 +13,44 @@ FEED_UNREAD_SHOWN = 99
 class ResUsers(models.Model):
     _inherit = "res.users"
 
-    mail_track_opens_default = fields.Boolean(
+    mail_tracking_opens_default = fields.Boolean(
         "Track Opens by Default", default=True,
         help="New emails you write start with 'Track opens' switched on.")
-    mail_track_clicks_default = fields.Boolean(
+    mail_tracking_clicks_default = fields.Boolean(
         "Track Clicks by Default", default=True,
         help="New emails you write start with 'Track clicks' switched on.")
     mail_tracking_notify = fields.Boolean(
         "Tracking Notifications", default=True,
         help="Be notified when a recipient opens your email or clicks one of its links.")
     mail_tracking_exclusion_ids = fields.One2many(
-        "mail.tracking.exclusion", "user_id", string="Never Track", domain=[("scope", "=", "track")])
+        "mail.address.exclusion", "user_id", string="Never Track", domain=[("scope", "=", "track")])
     # What a new email starts from, under the company's rules: Preferences show these
     # when the company decides (tracking not allowed, or defaults enforced)
     mail_tracking_defaults_enforced = fields.Boolean(compute="_compute_mail_switches_in_force")
-    mail_track_opens_in_force = fields.Boolean(
+    mail_tracking_opens_in_force = fields.Boolean(
         "Track Opens by Default (in Force)", compute="_compute_mail_switches_in_force")
-    mail_track_clicks_in_force = fields.Boolean(
+    mail_tracking_clicks_in_force = fields.Boolean(
         "Track Clicks by Default (in Force)", compute="_compute_mail_switches_in_force")
     # Logging (L1, L3, L4, L5)
-    mail_log_default = fields.Boolean(
+    mail_logging_default = fields.Boolean(
         "Log Emails by Default", default=True,
         help="New emails you write start with 'Log' switched on: they also appear on the "
              "timelines of the recipients' contacts, companies and open opportunities.")
-    mail_log_create_contacts = fields.Boolean(
+    mail_logging_create_contacts = fields.Boolean(
         "Create Contacts When Logging", default=True,
         help="When an email you log through the logging address or an import goes to an address "
              "that is not a contact yet, create the contact (marked non-marketing).")
     mail_logging_exclusion_ids = fields.One2many(
-        "mail.tracking.exclusion", "user_id", string="Never Log", domain=[("scope", "=", "log")],
+        "mail.address.exclusion", "user_id", string="Never Log", domain=[("scope", "=", "log")],
         context={"default_scope": "log"})
     mail_logging_sender_emails = fields.Text(
         "My Other Addresses",
         help="Other addresses you send email from (aliases, personal mailbox), one per line: "
              "emails from them sent to the company logging address are logged as yours.")
-    mail_log_defaults_enforced = fields.Boolean(compute="_compute_mail_switches_in_force")
-    mail_log_in_force = fields.Boolean("Log Emails by Default (in Force)", compute="_compute_mail_switches_in_force")
+    mail_logging_default_enforced = fields.Boolean(
+        "Logging Default Enforced", compute="_compute_mail_switches_in_force")
+    mail_logging_default_in_force = fields.Boolean(
+        "Log Emails by Default (in Force)", compute="_compute_mail_switches_in_force")
     # Activity feed (N2)
     mail_tracking_feed_seen = fields.Datetime(
         "Email Engagement Seen On", readonly=True, copy=False,
@@ -57,19 +59,19 @@ class ResUsers(models.Model):
     @property
     def SELF_READABLE_FIELDS(self):
         return super().SELF_READABLE_FIELDS + [
-            "mail_track_opens_default", "mail_track_clicks_default", "mail_tracking_notify",
+            "mail_tracking_opens_default", "mail_tracking_clicks_default", "mail_tracking_notify",
             "mail_tracking_exclusion_ids", "mail_tracking_defaults_enforced",
-            "mail_track_opens_in_force", "mail_track_clicks_in_force",
-            "mail_log_default", "mail_log_create_contacts", "mail_logging_exclusion_ids",
-            "mail_logging_sender_emails", "mail_log_defaults_enforced", "mail_log_in_force",
+            "mail_tracking_opens_in_force", "mail_tracking_clicks_in_force",
+            "mail_logging_default", "mail_logging_create_contacts", "mail_logging_exclusion_ids",
+            "mail_logging_sender_emails", "mail_logging_default_enforced", "mail_logging_default_in_force",
         ]
 
     @property
     def SELF_WRITEABLE_FIELDS(self):
         return super().SELF_WRITEABLE_FIELDS + [
-            "mail_track_opens_default", "mail_track_clicks_default", "mail_tracking_notify",
+            "mail_tracking_opens_default", "mail_tracking_clicks_default", "mail_tracking_notify",
             "mail_tracking_exclusion_ids",
-            "mail_log_default", "mail_log_create_contacts", "mail_logging_exclusion_ids",
+            "mail_logging_default", "mail_logging_create_contacts", "mail_logging_exclusion_ids",
             "mail_logging_sender_emails",
         ]
 
@@ -82,33 +84,22 @@ class ResUsers(models.Model):
         elif company.mail_tracking_enforce_defaults:
             opens, clicks = company.mail_tracking_default_opens, company.mail_tracking_default_clicks
         else:
-            opens, clicks = self.mail_track_opens_default, self.mail_track_clicks_default
-        log = company.mail_log_default if company.mail_log_enforce_default else self.mail_log_default
+            opens, clicks = self.mail_tracking_opens_default, self.mail_tracking_clicks_default
+        log = company.mail_logging_default if company.mail_logging_enforce_default else self.mail_logging_default
         return {"track_opens": opens, "track_clicks": clicks, "log_email": log}
 
-    @api.depends("mail_track_opens_default", "mail_track_clicks_default", "mail_log_default")
+    @api.depends("mail_tracking_opens_default", "mail_tracking_clicks_default", "mail_logging_default")
     @api.depends_context("company")
     def _compute_mail_switches_in_force(self):
-        company = self.env.company
+        company = self.env["res.company"]._mail_rules_company()
         for user in self:
             switches = user._mail_switches_in_force(company)
             user.mail_tracking_defaults_enforced = (
                 not company.mail_tracking_allowed or company.mail_tracking_enforce_defaults)
-            user.mail_track_opens_in_force = switches["track_opens"]
-            user.mail_track_clicks_in_force = switches["track_clicks"]
-            user.mail_log_defaults_enforced = company.mail_log_enforce_default
-            user.mail_log_in_force = switches["log_email"]
-
-    @api.model
-    def _mail_tracking_defaults(self):
-        """Switch values a new email of the current user starts from (T3-T5)."""
-        switches = self.env.user._mail_switches_in_force(self.env.company)
-        return {"track_opens": switches["track_opens"], "track_clicks": switches["track_clicks"]}
-
-    @api.model
-    def _mail_log_default(self):
-        """Value the Log switch of a new email of the current user starts from (L1)."""
-        return self.env.user._mail_switches_in_force(self.env.company)["log_email"]
+            user.mail_tracking_opens_in_force = switches["track_opens"]
+            user.mail_tracking_clicks_in_force = switches["track_clicks"]
+            user.mail_logging_default_enforced = company.mail_logging_enforce_default
+            user.mail_logging_default_in_force = switches["log_email"]
 
     @api.constrains("mail_logging_sender_emails")
     def _check_mail_logging_sender_emails(self):

@@ -1,9 +1,13 @@
 import re
 
+from markupsafe import Markup
+
 from odoo.tests import HttpCase, new_test_user
 
 TOKEN_IN_PIXEL = re.compile(r'/email-tracking/open/([A-Za-z0-9_-]+)\.gif')
 CLICK_LINK = re.compile(r'href="[^"]*/email-tracking/click/([A-Za-z0-9_-]+)/([0-9a-f]+)"')
+# The smallest file a PDF reader accepts: an attachment of logged emails.
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 class TrackingCase(HttpCase):
@@ -37,6 +41,14 @@ class TrackingCase(HttpCase):
             "partner_id": cls.anna.id,
         })
 
+    @classmethod
+    def create_customer_company(cls, **company_values):
+        """Acme, a customer company, and Carla, its contact."""
+        acme = cls.env["res.partner"].create({"name": "Acme", "is_company": True, **company_values})
+        carla = cls.env["res.partner"].create({
+            "name": "Carla Contact", "email": "carla@acme.example", "parent_id": acme.id})
+        return acme, carla
+
     def post_email(self, partners, body, user=None, record=None, **kwargs):
         """Post ``body`` as an email from the chatter, keep the mail queued."""
         user = user or self.salesperson
@@ -64,3 +76,26 @@ class TrackingCase(HttpCase):
     def token_of(self, body):
         match = TOKEN_IN_PIXEL.search(body) or CLICK_LINK.search(body)
         return match and match.group(1)
+
+
+class SentEmailCase(TrackingCase):
+    """An email of the salesperson from the opportunity to Anna and Bruno,
+    tracked and still queued: Anna's copy, its token and its click links."""
+    BODY = Markup('<p>Our proposal</p><a href="https://shop.example/offer">offer</a>')
+
+    def setUp(self):
+        super().setUp()
+        self.message = self.post_email(self.anna | self.bruno, self.BODY)
+        self.anna_body = self.outgoing(self.message)["anna@customer.example"]["body"]
+        self.anna_token = self.token_of(self.anna_body)
+        self.anna_links = [match.group(0) for match in CLICK_LINK.finditer(self.anna_body)]
+        copies = self.tracked(self.message)
+        self.anna_tracking = copies.filtered(lambda copy: copy.partner_id == self.anna)
+        self.bruno_tracking = copies - self.anna_tracking
+
+    def open_pixel(self, token=None, **kwargs):
+        return self.url_open(f"/email-tracking/open/{token or self.anna_token}.gif", **kwargs)
+
+    def click_link(self, index=0, **kwargs):
+        href = self.anna_links[index].split('"')[1]
+        return self.url_open(href[href.index("/email-tracking/"):], allow_redirects=False, **kwargs)

@@ -25,9 +25,7 @@ class TestAccess(TrackingCase):
                                     name="Mia Manager")
         cls.portal = new_test_user(cls.env, login="mtx_portal", groups="base.group_portal", name="Pat Portal")
         cls.public = cls.env.ref("base.public_user")
-        cls.acme = cls.env["res.partner"].create({"name": "Acme", "is_company": True})
-        cls.carla = cls.env["res.partner"].create({
-            "name": "Carla Contact", "email": "carla@acme.example", "parent_id": cls.acme.id})
+        cls.acme, cls.carla = cls.create_customer_company()
         cls.alice_deal = cls.env["crm.lead"].create({
             "name": "Acme 250k", "type": "opportunity", "partner_id": cls.carla.id, "user_id": cls.alice.id})
         cls.bob_deal = cls.env["crm.lead"].create({
@@ -90,7 +88,7 @@ class TestAccess(TrackingCase):
             ("model", "in", ("mail.message", "res.partner", "crm.lead", "res.company"))])
         self.assertFalse(added.mapped(lambda field: f"{field.model}.{field.name}"))
         # the users' never-track and never-log lists: Bob reads only the company's entries
-        rules = self.env["mail.tracking.exclusion"]
+        rules = self.env["mail.address.exclusion"]
         alice_rule = rules.with_user(self.alice).create({"pattern": "alice-friend.example", "user_id": self.alice.id})
         company_rule = rules.create({"pattern": "competitor.example"})
         seen = self.alice.with_user(self.bob).read(["mail_tracking_exclusion_ids"])[0]["mail_tracking_exclusion_ids"]

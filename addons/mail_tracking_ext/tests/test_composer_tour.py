@@ -18,7 +18,7 @@ class TestComposerTour(TrackingCase):
         self.assertFalse(message.track_clicks)
         self.assertFalse(message.log_email)
         self.assertFalse(self.associations(message))
-        self.assertTrue(self.salesperson.mail_track_clicks_default)
+        self.assertTrue(self.salesperson.mail_tracking_clicks_default)
 
     def test_p1_p2_chatter_composer_names_who_is_not_tracked(self):
         """P1, P2: with data privacy on, the chatter composer names the recipients

@@ -14,13 +14,12 @@ from odoo.tests import Form, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..tools.forwarded_email import parse_inline_forward, strip_forward_prefix
-from .common import TrackingCase
+from .common import PDF, TrackingCase
 
 BODY = Markup("<p>Hello, here is our offer.</p>")
 # A 1x1 PNG, the inline logo of the emails below
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 TRUSTED_MTA = "mx.mycompany.example"
@@ -69,19 +68,17 @@ def build_email(sender, to, subject="=?iso-8859-1?q?Offerta_caff=E8?=", cc=None,
 
 @tagged("post_install", "-at_install")
 class TestEmailLogging(TrackingCase):
-    """Logging emails to the CRM (SPEC L1-L7, L9)."""
+    """Logging emails to the CRM (L1-L7, L9)."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.env.company.write({
-            "mail_log_enforce_default": False,
+            "mail_logging_enforce_default": False,
             "mail_logging_attachments_allowed": True,
             "mail_logging_attachment_max_mb": 50,
         })
-        cls.acme = cls.env["res.partner"].create({"name": "Acme", "is_company": True, "email": "info@acme.example"})
-        cls.carla = cls.env["res.partner"].create({
-            "name": "Carla Contact", "email": "carla@acme.example", "parent_id": cls.acme.id})
+        cls.acme, cls.carla = cls.create_customer_company(email="info@acme.example")
         won_stage = cls.env["crm.stage"].search([("is_won", "=", True)], limit=1)
         cls.acme_deals = cls.env["crm.lead"].create([
             {"name": f"Acme deal {n}", "type": "opportunity", "partner_id": cls.acme.id,
@@ -110,7 +107,7 @@ class TestEmailLogging(TrackingCase):
     # ------------------------------------------------------------
 
     def test_l5_never_log_lists_company_personal_and_subdomains(self):
-        Exclusion = self.env["mail.tracking.exclusion"]
+        Exclusion = self.env["mail.address.exclusion"]
         Exclusion.create({"pattern": "acme.example", "scope": "log"})
         Exclusion.with_user(self.salesperson).create(
             {"pattern": "anna@customer.example", "user_id": self.salesperson.id, "scope": "log"})
@@ -125,7 +122,7 @@ class TestEmailLogging(TrackingCase):
         self.assertFalse(self.salesperson.mail_tracking_exclusion_ids)
 
     def test_l5_never_log_stops_logging_and_contact_creation(self):
-        self.env["mail.tracking.exclusion"].create({"pattern": "unknown.example", "scope": "log"})
+        self.env["mail.address.exclusion"].create({"pattern": "unknown.example", "scope": "log"})
         self.gateway(build_email(
             self.salesperson.email, "Anna <anna@customer.example>", cc="New <new@sales.unknown.example>",
             delivered_to=self.logging_address))
@@ -134,7 +131,7 @@ class TestEmailLogging(TrackingCase):
         self.assertEqual(request.partner_ids, self.anna)
         self.assertFalse(self.env["res.partner"].search([("email", "ilike", "new@sales.unknown.example")]))
 
-        self.env["mail.tracking.exclusion"].with_user(self.salesperson).create(
+        self.env["mail.address.exclusion"].with_user(self.salesperson).create(
             {"pattern": "customer.example", "user_id": self.salesperson.id, "scope": "log"})
         self.gateway(build_email(self.salesperson.email, "anna@customer.example", delivered_to=self.logging_address))
         request = self.last_request()
@@ -149,9 +146,9 @@ class TestEmailLogging(TrackingCase):
     def test_l1_log_switch_defaults_from_user_and_company(self):
         self.assertTrue(self.post_email(self.anna, BODY).log_email, "L1: users log by default")
         self.assertFalse(self.post_email(self.anna, BODY, log_email=False).log_email)
-        self.salesperson.mail_log_default = False
+        self.salesperson.mail_logging_default = False
         self.assertFalse(self.post_email(self.anna, BODY).log_email)
-        self.env.company.write({"mail_log_enforce_default": True, "mail_log_default": True})
+        self.env.company.write({"mail_logging_enforce_default": True, "mail_logging_default": True})
         self.assertTrue(self.post_email(self.anna, BODY).log_email, "L1: the company default is enforced")
         note = self.lead.with_user(self.salesperson).message_post(
             body=BODY, partner_ids=self.anna.ids, message_type="comment", subtype_xmlid="mail.mt_note",
@@ -314,7 +311,7 @@ class TestEmailLogging(TrackingCase):
 
     def test_l3_contacts_of_unlogged_or_never_log_emails_stay_ordinary(self):
         """L3, L5: only logging makes contacts non-marketing, never for a never-log address."""
-        self.env["mail.tracking.exclusion"].create({"pattern": "private.example", "scope": "log"})
+        self.env["mail.address.exclusion"].create({"pattern": "private.example", "scope": "log"})
         self.as_salesperson_who_adds_contacts()
         for email, log_email in (("otto@newco.example", False), ("pia@private.example", True)):
             self.make_jsonrpc_request("/mail/message/post", {
@@ -336,10 +333,10 @@ class TestEmailLogging(TrackingCase):
         self.assertTrue(rita.is_non_marketing)
         self.assertEqual(rita.user_id, self.salesperson)
         Partner = self.env["res.partner"].with_user(self.salesperson)
-        ugo = Partner.with_context(mail_log_new_contact=False).create({"name": "Ugo", "email": "ugo@newco.example"})
+        ugo = Partner.with_context(mail_logging_new_contact=False).create({"name": "Ugo", "email": "ugo@newco.example"})
         self.assertFalse(ugo.is_non_marketing)
 
-        self.salesperson.mail_log_default = False
+        self.salesperson.mail_logging_default = False
         partners = self.make_jsonrpc_request("/mail/partner/from_email", {"emails": ["sam@newco.example"]})
         self.assertFalse(self.env["res.partner"].browse(partners[0]["id"]).is_non_marketing)
 
@@ -383,7 +380,7 @@ class TestEmailLogging(TrackingCase):
                          "L4: never logged twice")
 
     def test_l3_no_contact_created_when_the_user_says_no(self):
-        self.salesperson.mail_log_create_contacts = False
+        self.salesperson.mail_logging_create_contacts = False
         self.gateway(build_email(self.salesperson.email, "stranger@newco.example", delivered_to=self.logging_address))
         request = self.last_request()
         self.assertEqual(request.state, "refused")
@@ -846,9 +843,7 @@ class TestEmailLoggingTour(TrackingCase):
         """L2: the company's chatter shows the logged email and edits its associations,
         for its author also when it is logged on a colleague's opportunity too (as after
         the opportunity changed hands): that one is kept, unnamed, and Reply works."""
-        acme = self.env["res.partner"].create({"name": "Acme", "is_company": True})
-        carla = self.env["res.partner"].create(
-            {"name": "Carla Contact", "email": "carla@acme.example", "parent_id": acme.id})
+        acme, carla = self.create_customer_company()
         message = self.post_email(carla, Markup("<p>Logged offer</p>"))
         self.assertIn(("res.partner", acme.id), {(a.model, a.res_id) for a in self.associations(message)})
         self.env["mail.message.association"]._associate(message, [self.colleague_lead])

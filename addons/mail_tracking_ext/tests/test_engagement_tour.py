@@ -77,7 +77,7 @@ class TestEngagementTour(TrackingCase):
         """N4, T10: every recipient on the salesperson's never-track list: while the
         email waits in the queue the chatter shows it as tracked; once it left with no
         tracked copy, the icons go without reloading."""
-        self.env["mail.tracking.exclusion"].create({"pattern": self.bruno.email, "user_id": self.salesperson.id})
+        self.env["mail.address.exclusion"].create({"pattern": self.bruno.email, "user_id": self.salesperson.id})
         message = self.post_email(self.bruno, Markup("<p>Not for tracking</p>"))
 
         def queue_runs():  # Odoo's mail queue, in this test's transaction

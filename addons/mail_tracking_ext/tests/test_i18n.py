@@ -14,7 +14,7 @@ PLACEHOLDER = re.compile(r"%\([a-z_]+\)s|%s|%d|\{[a-z_]+\}")
 
 @tagged("post_install", "-at_install")
 class TestI18n(TrackingCase):
-    """The Italian translation is complete and applies at runtime (SPEC E1)."""
+    """The Italian translation is complete and applies at runtime (E1)."""
 
     @classmethod
     def setUpClass(cls):
@@ -49,7 +49,7 @@ class TestI18n(TrackingCase):
         self.assertIn("Elenco di esclusione dal tracciamento", settings_arch)
         # python code terms (_ / env._), in the recipient's language
         self.anna.lang = "it_IT"
-        label = self.env["mail.tracked.recipient"]._optout_link_html(self.anna, "#")
+        label = self.env["mail.mail"]._optout_link_html(self.anna, "#")
         self.assertIn("Non tracciare più la mia attività su queste email", label)
         # JS and OWL template terms, as the web client receives them
         web_terms, _params = self.env["ir.http"].get_translations_for_webclient(["mail_tracking_ext"], "it_IT")

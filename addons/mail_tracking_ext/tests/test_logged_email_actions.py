@@ -6,9 +6,7 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, tagged
 
-from .common import TrackingCase
-
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+from .common import PDF, TrackingCase
 
 
 class LoggedEmailCase(TrackingCase):
@@ -17,10 +15,8 @@ class LoggedEmailCase(TrackingCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env.company.mail_log_enforce_default = False
-        cls.acme = cls.env["res.partner"].create({"name": "Acme", "is_company": True, "email": "info@acme.example"})
-        cls.carla = cls.env["res.partner"].create({
-            "name": "Carla Contact", "email": "carla@acme.example", "parent_id": cls.acme.id})
+        cls.env.company.mail_logging_enforce_default = False
+        cls.acme, cls.carla = cls.create_customer_company(email="info@acme.example")
         cls.lead.partner_id = cls.carla
 
     def log_email(self, partners=None, body="<p>Logged offer</p>", subject="Logged offer", **kwargs):
@@ -53,7 +49,7 @@ class LoggedEmailCase(TrackingCase):
 
 @tagged("post_install", "-at_install")
 class TestLoggedEmailActions(LoggedEmailCase):
-    """SPEC L8: reply, forward and expand a logged email from any timeline it is on."""
+    """L8: reply, forward and expand a logged email from any timeline it is on."""
 
     def test_l8_reply_from_a_contact_timeline_answers_on_the_email_record(self):
         email = self.log_email()

@@ -2,8 +2,8 @@ from markupsafe import Markup
 
 from odoo.tests import tagged
 
-from ..controllers.main import PIXEL_GIF
-from .common import CLICK_LINK, TrackingCase
+from ..controllers.tracking import PIXEL_GIF
+from .common import SentEmailCase
 
 TRICKY_URL = "https://shop.example/caffè/ordine?q=a%20b&lang=it#dettagli"
 BODY = Markup(
@@ -14,17 +14,8 @@ BODY = Markup(
 
 
 @tagged("post_install", "-at_install")
-class TestTrackingRoutes(TrackingCase):
-
-    def setUp(self):
-        super().setUp()
-        self.message = self.post_email(self.anna | self.bruno, BODY)
-        outgoing = self.outgoing(self.message)
-        self.anna_body = outgoing["anna@customer.example"]["body"]
-        self.anna_token = self.token_of(self.anna_body)
-        self.anna_links = [match.group(0) for match in CLICK_LINK.finditer(self.anna_body)]
-        self.anna_tracking = self.tracked(self.message).filtered(lambda r: r.partner_id == self.anna)
-        self.bruno_tracking = self.tracked(self.message) - self.anna_tracking
+class TestTrackingRoutes(SentEmailCase):
+    BODY = BODY
 
     def events(self):
         return self.env["mail.tracked.event"].sudo().search([("recipient_id.message_id", "=", self.message.id)])
@@ -39,7 +30,7 @@ class TestTrackingRoutes(TrackingCase):
         response = self.url_open(f"/email-tracking/open/{self.anna_token}.gif",
                                  headers={"User-Agent": "Thunderbird/128", "X-Forwarded-For": "1.2.3.4"})
         self.assert_pixel(response)
-        self.url_open(f"/email-tracking/open/{self.anna_token}.gif")
+        self.open_pixel()
         self.assertEqual(self.anna_tracking.state, "opened")
         self.assertEqual(self.anna_tracking.open_count, 2)
         self.assertTrue(self.anna_tracking.first_open_date)
@@ -65,13 +56,13 @@ class TestTrackingRoutes(TrackingCase):
         self.assertTrue(opens.is_inferred, "T8: the click implies an open")
         self.assertEqual(self.anna_tracking.event_ids.filtered("url").url, encoded_url)
         # a later real open does not add another inferred one and keeps "clicked"
-        self.url_open(f"/email-tracking/open/{self.anna_token}.gif")
+        self.open_pixel()
         self.assertEqual(self.anna_tracking.state, "clicked")
         self.assertEqual(self.anna_tracking.open_count, 2)
         self.assertEqual(self.bruno_tracking.event_ids.ids, [])
 
     def test_t6_status_per_message_and_recipient(self):
-        self.url_open(f"/email-tracking/open/{self.anna_token}.gif")
+        self.open_pixel()
         status = self.message._mail_tracking_status()[self.message.id]
         by_email = {line["email"]: line for line in status}
         self.assertEqual(by_email["anna@customer.example"]["state"], "opened")

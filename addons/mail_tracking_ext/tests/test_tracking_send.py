@@ -6,7 +6,8 @@ from odoo.addons.base.models.ir_mail_server import IrMailServer, MailDeliveryExc
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import Form, tagged
 
-from ..models.mail_tracked_recipient import COPY_HEADER
+from ..models.mail_mail import COPY_HEADER
+from ..tools import token_digest
 from .common import CLICK_LINK, TrackingCase
 
 BODY = Markup('<p>Hello, see <a href="https://shop.example/offer?id=7">our offer</a>.</p>')
@@ -45,7 +46,7 @@ class TestTrackingSend(TrackingCase):
         body = self.outgoing(message)["anna@customer.example"]["body"]
         self.assertIn("/email-tracking/open/", body)
         self.assertIn('href="https://shop.example/offer?id=7"', body, "clicks off: link untouched")
-        self.assertTrue(self.salesperson.mail_track_clicks_default, "T3: the default did not change")
+        self.assertTrue(self.salesperson.mail_tracking_clicks_default, "T3: the default did not change")
 
     def test_t3_inline_composer_values_are_honoured(self):
         message = self.post_email(self.anna, BODY, track_opens=False, track_clicks=False)
@@ -54,7 +55,7 @@ class TestTrackingSend(TrackingCase):
         self.assertFalse(self.tracked(message))
 
     def test_t4_user_defaults(self):
-        self.salesperson.write({"mail_track_opens_default": False})
+        self.salesperson.write({"mail_tracking_opens_default": False})
         message = self.post_email(self.anna, BODY)
         self.assertFalse(message.track_opens)
         self.assertTrue(message.track_clicks)
@@ -68,7 +69,7 @@ class TestTrackingSend(TrackingCase):
             "mail_tracking_default_opens": True,
             "mail_tracking_default_clicks": False,
         })
-        self.salesperson.write({"mail_track_opens_default": False, "mail_track_clicks_default": True})
+        self.salesperson.write({"mail_tracking_opens_default": False, "mail_tracking_clicks_default": True})
         message = self.post_email(self.anna, BODY)
         self.assertEqual((message.track_opens, message.track_clicks), (True, False))
         self.env.company.mail_tracking_allowed = False
@@ -82,10 +83,10 @@ class TestTrackingSend(TrackingCase):
     def test_t4_t5_l1_preferences_show_the_values_in_force(self):
         """T4, T5, L1: when the company decides, a salesperson's Preferences show what
         new emails start from, not the salesperson's own (unused) values."""
-        self.salesperson.write({"mail_track_opens_default": True, "mail_track_clicks_default": True,
-                                "mail_log_default": True})
-        fields = ["mail_tracking_defaults_enforced", "mail_track_opens_in_force", "mail_track_clicks_in_force",
-                  "mail_log_defaults_enforced", "mail_log_in_force"]
+        self.salesperson.write({"mail_tracking_opens_default": True, "mail_tracking_clicks_default": True,
+                                "mail_logging_default": True})
+        fields = ["mail_tracking_defaults_enforced", "mail_tracking_opens_in_force", "mail_tracking_clicks_in_force",
+                  "mail_logging_default_enforced", "mail_logging_default_in_force"]
 
         def preferences():  # as the next page load reads them
             self.env.invalidate_all()
@@ -94,14 +95,14 @@ class TestTrackingSend(TrackingCase):
 
         self.assertEqual(preferences(), (False, True, True, False, True), "the user's own values")
         self.env.company.write({"mail_tracking_enforce_defaults": True, "mail_tracking_default_opens": True,
-                                "mail_tracking_default_clicks": False, "mail_log_enforce_default": True,
-                                "mail_log_default": False})
+                                "mail_tracking_default_clicks": False, "mail_logging_enforce_default": True,
+                                "mail_logging_default": False})
         self.assertEqual(preferences(), (True, True, False, True, False), "the company's")
         self.env.company.write({"mail_tracking_allowed": False})
         self.assertEqual(preferences()[:3], (True, False, False), "no tracking at all")
         arch = self.env["res.users"].with_user(self.salesperson).get_views(
             [(self.env.ref("base.view_users_form_simple_modif").id, "form")])["views"]["form"]["arch"]
-        self.assertIn('name="mail_track_clicks_in_force"', arch)
+        self.assertIn('name="mail_tracking_clicks_in_force"', arch)
 
     def test_only_emails_to_contacts_are_tracked(self):
         """Notes, system notifications and internal users are never tracked."""
@@ -131,7 +132,7 @@ class TestTrackingSend(TrackingCase):
 
     def test_t10_never_track_lists(self):
         """T10: a domain rule covers the domain and its subdomains, not look-alikes."""
-        exclusions = self.env["mail.tracking.exclusion"]
+        exclusions = self.env["mail.address.exclusion"]
         exclusions.create({"pattern": "Buyer.example"})
         exclusions.with_user(self.salesperson).create(
             {"pattern": "anna@customer.example", "user_id": self.salesperson.id})
@@ -151,7 +152,7 @@ class TestTrackingSend(TrackingCase):
         self.assertEqual(self.tracked(message).partner_id, self.anna)
 
     def test_t10_users_keep_their_own_list_only(self):
-        company_rule = self.env["mail.tracking.exclusion"].create({"pattern": "rival.example"})
+        company_rule = self.env["mail.address.exclusion"].create({"pattern": "rival.example"})
         me = self.salesperson.with_user(self.salesperson)
         me.write({"mail_tracking_exclusion_ids": [(0, 0, {"pattern": "friend.example"})]})
         self.assertEqual(self.salesperson.mail_tracking_exclusion_ids.mapped("pattern"), ["friend.example"])
@@ -162,8 +163,8 @@ class TestTrackingSend(TrackingCase):
 
     def test_t10_invalid_never_track_entry_is_refused(self):
         with self.assertRaises(ValidationError):
-            self.env["mail.tracking.exclusion"].create({"pattern": "not a domain"})
-        rule = self.env["mail.tracking.exclusion"].create({"pattern": " @Example.COM "})
+            self.env["mail.address.exclusion"].create({"pattern": "not a domain"})
+        rule = self.env["mail.address.exclusion"].create({"pattern": " @Example.COM "})
         self.assertEqual(rule.pattern, "example.com")
 
     def test_r5_unsent_email_leaves_no_tracking(self):
@@ -200,7 +201,7 @@ class TestTrackingSend(TrackingCase):
         self.assertEqual(self.tracked(message).partner_id, self.anna)
         token = self.token_of(delivered[0].get_body(("html",)).get_content())
         self.assertEqual(self.tracked(message).sudo().token_digest,
-                         self.env["mail.tracked.recipient"]._event_values(token, None, None)["digest"])
+                         token_digest(token))
 
     def test_t7_raw_addresses_sent_together_share_one_anonymous_token(self):
         message = self.post_email(self.anna, BODY)

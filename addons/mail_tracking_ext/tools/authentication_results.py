@@ -1,4 +1,4 @@
-"""Who really sent an email that reached the logging address (SPEC L4, R8).
+"""Who really sent an email that reached the logging address (L4, R8).
 
 The ``From`` header is whatever the sender typed. What a receiving mail server
 verified (SPF, DKIM, DMARC) it writes in an ``Authentication-Results`` header

@@ -1,4 +1,4 @@
-"""Recover the original email from a forwarded one (SPEC L4).
+"""Recover the original email from a forwarded one (L4).
 
 Pure functions over :mod:`email` objects and text, no ORM. Two shapes are
 understood: the original attached as a ``message/rfc822`` part ("forward as

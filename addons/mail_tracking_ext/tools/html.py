@@ -29,7 +29,7 @@ def link_ref(url):
 
 
 def is_trackable(url, base_url):
-    """Whether a link target may be replaced by a click redirect (SPEC T2)."""
+    """Whether a link target may be replaced by a click redirect (T2)."""
     if not url.lower().startswith(("http://", "https://")):
         return False  # mailto:, tel:, in-page anchors, relative links, scripts
     try:

@@ -4,16 +4,15 @@ from odoo import api, fields, models
 class MailComposeMessage(models.TransientModel):
     _inherit = "mail.compose.message"
 
-    track_opens = fields.Boolean(
-        default=lambda self: self.env["res.users"]._mail_tracking_defaults()["track_opens"])
-    track_clicks = fields.Boolean(
-        default=lambda self: self.env["res.users"]._mail_tracking_defaults()["track_clicks"])
-    mail_tracking_allowed = fields.Boolean(
-        default=lambda self: self.env.company.mail_tracking_allowed)
+    # the switches start from the defaults in force for the user under the rules of the
+    # company of the record written on, which the email will follow
+    track_opens = fields.Boolean(compute="_compute_mail_switches", store=True, readonly=False, compute_sudo=False)
+    track_clicks = fields.Boolean(compute="_compute_mail_switches", store=True, readonly=False, compute_sudo=False)
+    mail_tracking_allowed = fields.Boolean(compute="_compute_mail_tracking_allowed")
     mail_tracking_possible = fields.Boolean(compute="_compute_mail_tracking_notice")
     mail_tracking_notice = fields.Char(compute="_compute_mail_tracking_notice")
     # Logging (L1, L2): the records pre-selected from the recipients can be edited before sending
-    log_email = fields.Boolean("Log", default=lambda self: self.env["res.users"]._mail_log_default(),
+    log_email = fields.Boolean("Log", compute="_compute_mail_switches", store=True, readonly=False, compute_sudo=False,
                                help="Also show this email on the recipients' contacts, companies "
                                     "and open opportunities.")
     # computed as the user (a stored compute runs as superuser by default): only readable records
@@ -26,6 +25,19 @@ class MailComposeMessage(models.TransientModel):
         string="Log on Opportunities", compute="_compute_logged_records", store=True, readonly=False,
         compute_sudo=False, groups="sales_team.group_sale_salesman")
 
+    @api.depends("model", "res_ids", "composition_mode")
+    def _compute_mail_tracking_allowed(self):
+        for composer in self:
+            composer.mail_tracking_allowed = composer._mail_rules_company().mail_tracking_allowed
+
+    @api.depends("model", "res_ids", "composition_mode")
+    def _compute_mail_switches(self):
+        for composer in self:
+            in_force = self.env.user._mail_switches_in_force(composer._mail_rules_company())
+            composer.track_opens = in_force["track_opens"]
+            composer.track_clicks = in_force["track_clicks"]
+            composer.log_email = in_force["log_email"]
+
     @api.depends("partner_ids", "mail_tracking_allowed", "model", "res_ids")
     def _compute_mail_tracking_notice(self):
         """Say which recipients will not be tracked, and why (P1, P2), under the
@@ -33,31 +45,31 @@ class MailComposeMessage(models.TransientModel):
         decides. Empty when every recipient is tracked."""
         for composer in self:
             contacts = composer.partner_ids.filtered("partner_share")
-            untracked = contacts._mail_tracking_untracked(composer._mail_tracking_company())
+            untracked = contacts._mail_tracking_untracked(composer._mail_rules_company())
             composer.mail_tracking_possible = composer.mail_tracking_allowed and (
                 not contacts or bool(contacts - untracked))
             composer.mail_tracking_notice = self.env._(
                 "Not tracked (no legal basis for processing, or tracking refused): %(names)s",
                 names=", ".join(untracked.mapped("display_name"))) if untracked else False
 
-    def _mail_tracking_company(self):
+    def _mail_rules_company(self):
+        """The company whose rules the email follows: its record's, when it is
+        written on one record, as message_post decides."""
         self.ensure_one()
         res_ids = self._evaluate_res_ids() if self.model and self.res_ids else []
-        if self.composition_mode == "comment" and len(res_ids) == 1 and \
-                isinstance(self.env[self.model], self.pool["mail.thread"]):
+        record = None
+        if self.composition_mode == "comment" and len(res_ids) == 1 and self.model in self.env:
             record = self.env[self.model].browse(res_ids)
-            return record._mail_get_companies(default=self.env.company)[record.id]
-        return self.env.company
+        return self.env["res.company"]._mail_rules_company(record)
 
     def _prepare_mail_values_static(self):
         values = super()._prepare_mail_values_static()
-        # only message_post() honours the switches; generic notifications are never tracked
-        if (self.composition_mode == "comment" and self.mail_tracking_allowed
-                and self.model and hasattr(self.env[self.model], "message_post")):
-            values.update(track_opens=self.track_opens and self.mail_tracking_possible,
-                          track_clicks=self.track_clicks and self.mail_tracking_possible)
+        # the switches go to message_post(), which decides whether the post is an email to
+        # contacts (mail.thread._is_email_to_contacts); mass mailing ignores them
         if self.composition_mode == "comment" and self.model and hasattr(self.env[self.model], "message_post"):
-            values["log_email"] = self.log_email
+            values.update(track_opens=self.track_opens and self.mail_tracking_possible,
+                          track_clicks=self.track_clicks and self.mail_tracking_possible,
+                          log_email=self.log_email)
             if self.log_email:
                 values["logged_record_refs"] = self._logged_record_refs()
         return values

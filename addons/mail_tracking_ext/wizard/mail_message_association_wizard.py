@@ -25,14 +25,14 @@ class MailMessageAssociationWizard(models.TransientModel):
     @api.depends("message_id")
     def _compute_selection(self):
         for wizard in self:
-            associations = wizard.message_id._origin._mail_log_associations()
+            associations = wizard.message_id._origin._mail_logging_associations()
             wizard.partner_ids = wizard._visible(associations, "res.partner")
             wizard.lead_ids = wizard._visible(associations, "crm.lead")
 
     @api.depends("message_id")
     def _compute_can_edit(self):
         for wizard in self:
-            wizard.can_edit = bool(wizard.message_id._origin._mail_log_editable())
+            wizard.can_edit = bool(wizard.message_id._origin._mail_logging_editable())
 
     def _visible(self, associations, model):
         """The associated records of ``model`` the user may read: only those are
@@ -43,19 +43,19 @@ class MailMessageAssociationWizard(models.TransientModel):
     @api.depends("message_id")
     def _compute_other_association_ids(self):
         for wizard in self:
-            wizard.other_association_ids = wizard.message_id._origin._mail_log_associations().filtered(
+            wizard.other_association_ids = wizard.message_id._origin._mail_logging_associations().filtered(
                 lambda a: a.model not in ("res.partner", "crm.lead"))
 
     def action_apply(self):
         self.ensure_one()
         message = self.message_id
         message.check_access("read")
-        if not message._mail_log_editable():
+        if not message._mail_logging_editable():
             raise AccessError(self.env._(
                 "Only the author of this email, whoever may edit %(record)s and administrators "
                 "can change where it is logged.", record=message.record_name or self.env._("its record")))
         Association = self.env["mail.message.association"].sudo()
-        associations = message._mail_log_associations()
+        associations = message._mail_logging_associations()
         # sudo: the field is hidden from users without the CRM, who choose no opportunity
         leads = self.sudo().lead_ids.with_env(self.env)._filtered_access("read")
         chosen = {("res.partner", partner.id) for partner in self.partner_ids} \

@@ -6,5 +6,5 @@ def migrate(cr, version):
         SELECT FROM information_schema.columns
          WHERE table_name = 'mail_logging_request' AND column_name = 'reason'
     """)
-    if cr.fetchone():
+    if cr.fetchone() is not None:  # a row of no column is an empty tuple
         cr.execute("ALTER TABLE mail_logging_request RENAME COLUMN reason TO legacy_reason")

@@ -4,7 +4,7 @@ import { session } from "@web/session";
 import { patch } from "@web/core/utils/patch";
 
 /**
- * Per-message "Track opens", "Track clicks" (SPEC T3) and "Log" (L1) switches
+ * Per-message "Track opens", "Track clicks" (T3) and "Log" (L1) switches
  * in the chatter's composer. They start from the user's defaults for every
  * new message and never change those defaults.
  */

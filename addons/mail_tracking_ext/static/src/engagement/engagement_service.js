@@ -2,16 +2,18 @@ import { browser } from "@web/core/browser/browser";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 
-import { applyEngagement, recipientLabel } from "./mail_tracking_utils";
+import { recipientLabel } from "./mail_tracking_utils";
 
 /** Triggered on the web client's bus when a record's tracked emails changed. */
 export const ENGAGEMENT_CHANGED = "MAIL_TRACKING_EXT:ENGAGEMENT_CHANGED";
 
 /**
- * Engagement pushed by the server when a recipient opens or clicks (N1, N4):
- * updates the tracked email in the chatter, counts it in the activity feed's
- * counter (N2) and, when the author wants it, notifies them in the web
- * client and on the desktop.
+ * Engagement pushed by the server when a recipient opens, clicks or replies
+ * (N1, N4). The push only says which email changed: the tracked email shown in
+ * the chatter is fetched again from the server, the one place that says what
+ * each user may see of it (P4). The author's push also counts in the activity
+ * feed's counter (N2) and, when they want it, notifies them in the web client
+ * and on the desktop.
  */
 export class MailTrackingEngagement {
     constructor(env, services) {
@@ -21,6 +23,8 @@ export class MailTrackingEngagement {
         this.action = services.action;
         this.multiTab = services.multi_tab;
         this.orm = services.orm;
+        /** Message ids being fetched, and whether to fetch them once more after. */
+        this.fetching = new Map();
         services.bus_service.subscribe("mail_tracking_ext/engagement", (payload) =>
             this.onEngagement(payload)
         );
@@ -28,19 +32,8 @@ export class MailTrackingEngagement {
 
     onEngagement(payload) {
         const message = this.store.Message.get(payload.message_id);
-        if (payload.refresh) {
-            // the record's chatter is only told that something happened: it asks the
-            // server, which shows each viewer what they may see (P4)
-            if (message) {
-                this.refresh(message);
-            }
-            return;
-        }
-        if (message?.mailTracking) {
-            const tracking = applyEngagement(message.mailTracking, payload);
-            if (tracking) {
-                this.store.Message.insert({ id: message.id, mailTracking: tracking });
-            }
+        if (message) {
+            this.refresh(message, { reloadStatistics: true });
         }
         if (payload.for_author) {
             this.store.mailTrackingFeedUnread = (this.store.mailTrackingFeedUnread || 0) + 1;
@@ -50,13 +43,30 @@ export class MailTrackingEngagement {
         }
     }
 
-    async refresh(message) {
-        const data = await this.orm.silent.call("mail.message", "mail_tracking_fetch_status", [
-            [message.id],
-        ]);
-        this.store.insert(data);
+    /**
+     * Fetch the tracking of ``message`` the user may see; pushes arriving
+     * meanwhile (the author's and the record's channels) fetch once more after.
+     */
+    async refresh(message, { reloadStatistics = false } = {}) {
+        if (this.fetching.has(message.id)) {
+            this.fetching.set(message.id, true);
+            return;
+        }
+        this.fetching.set(message.id, false);
+        try {
+            const data = await this.orm.silent.call("mail.message", "mail_tracking_fetch_status", [
+                [message.id],
+            ]);
+            this.store.insert(data);
+        } finally {
+            const again = this.fetching.get(message.id);
+            this.fetching.delete(message.id);
+            if (again) {
+                this.refresh(message, { reloadStatistics });
+            }
+        }
         // the record's form reloads its statistics (N5) as its chatter changed (N4)
-        if (message.thread?.model && message.thread?.id) {
+        if (reloadStatistics && message.thread?.model && message.thread?.id) {
             this.env.bus.trigger(ENGAGEMENT_CHANGED, {
                 model: message.thread.model,
                 id: message.thread.id,
@@ -66,13 +76,13 @@ export class MailTrackingEngagement {
 
     notify(payload) {
         const who = recipientLabel(payload.recipient);
-        const click = payload.events.find((event) => event.type === "click");
-        const title = click
-            ? _t("%(who)s clicked a link in your email", { who })
-            : _t("%(who)s opened your email", { who });
+        const title =
+            payload.event === "click"
+                ? _t("%(who)s clicked a link in your email", { who })
+                : _t("%(who)s opened your email", { who });
         const lines = [payload.subject || _t("(no subject)")];
-        if (click?.url) {
-            lines.push(click.url);
+        if (payload.url) {
+            lines.push(payload.url);
         }
         const text = lines.join(" · ");
         const buttons = [];

@@ -20,8 +20,7 @@ export class MailTrackingStatus extends Component {
     static props = ["message"];
 
     setup() {
-        this.orm = useService("orm");
-        this.store = useService("mail.store");
+        this.engagement = useService("mail_tracking_ext.engagement");
         this.popover = usePopover(MailTrackingPopover, {
             position: "bottom",
             popoverClass: "o-mail-TrackingPopover-container",
@@ -80,11 +79,8 @@ export class MailTrackingStatus extends Component {
     }
 
     /** Catch up with what was recorded before the page listened (e.g. the email just left). */
-    async refresh() {
-        const data = await this.orm.silent.call("mail.message", "mail_tracking_fetch_status", [
-            [this.props.message.id],
-        ]);
-        this.store.insert(data);
+    refresh() {
+        return this.engagement.refresh(this.props.message);
     }
 
     onMouseEnter(ev) {

@@ -3,28 +3,7 @@ import { ConfirmationDialog } from "@web/core/confirmation_dialog/confirmation_d
 import { _t } from "@web/core/l10n/translation";
 
 /**
- * "Associations" on a logged email in the chatter: edit the contacts,
- * companies and opportunities it appears on (SPEC L2). The server sends
- * ``logEmail`` to internal users only.
- */
-messageActionsRegistry.add("mail-logging-associations", {
-    condition: (component) => Boolean(component.props.message.logEmail),
-    icon: "fa fa-sitemap",
-    title: _t("Associations"),
-    onClick: (component) =>
-        component.env.services.action.doAction({
-            type: "ir.actions.act_window",
-            name: _t("Associations"),
-            res_model: "mail.message.association.wizard",
-            views: [[false, "form"]],
-            target: "new",
-            context: { default_message_id: component.props.message.id },
-        }),
-    sequence: 75,
-});
-
-/**
- * Run a timeline action of a logged email (SPEC L8): the server checks access
+ * Run a timeline action of a logged email (L8): the server checks access
  * and prepares the dialog. Composers go to the email's own record when the
  * user may write there, else to the timeline it is read on, which reloads
  * once they close, as after Odoo's full composer.
@@ -61,6 +40,14 @@ messageActionsRegistry
             openLoggedEmailAction(component, "action_forward_logged_email", { composer: true }),
         sequence: 72,
     })
+    .add("mail-logging-associations", {
+        // the contacts, companies and opportunities the email appears on (L2)
+        condition: (component) => Boolean(component.props.message.logEmail),
+        icon: "fa fa-sitemap",
+        title: _t("Associations"),
+        onClick: (component) => openLoggedEmailAction(component, "action_edit_associations"),
+        sequence: 75,
+    })
     .add("mail-logging-expand", {
         condition: (component) => Boolean(component.props.message.logEmail),
         icon: "fa fa-expand",
@@ -69,10 +56,10 @@ messageActionsRegistry
         sequence: 73,
     })
     .add("mail-logging-delete", {
-        // Odoo deletes the emails written in Odoo itself ("comment"); not those logged from a mailbox
+        // where Odoo's own Delete is not offered (emails logged from a mailbox are not "comment"s)
         condition: (component) =>
             Boolean(component.props.message.logEmail && component.props.message.logEditable) &&
-            component.props.message.message_type !== "comment",
+            !component.props.message.editable,
         btnClass: "text-danger",
         icon: "fa fa-trash",
         title: _t("Delete"),

@@ -3,16 +3,16 @@ from odoo.exceptions import ValidationError
 from odoo.tools import email_normalize
 
 
-class MailTrackingExclusion(models.Model):
-    """An address or a domain whose emails are never tracked (SPEC T10) or,
-    with scope "log", never logged to the CRM (SPEC L5).
+class MailAddressExclusion(models.Model):
+    """An address or a domain whose emails are never tracked (T10) or,
+    with scope "log", never logged to the CRM (L5).
 
     Rules without a user are the company's list, kept by administrators;
     rules with a user are that user's personal list. A domain rule matches
     the domain and all its subdomains: ``example.com`` covers
     ``anna@example.com`` and ``bob@eu.example.com``, not ``x@myexample.com``.
     """
-    _name = "mail.tracking.exclusion"
+    _name = "mail.address.exclusion"
     _description = "Never-Track Rule"
     _order = "pattern"
     _rec_name = "pattern"
@@ -84,14 +84,15 @@ class MailTrackingExclusion(models.Model):
         ], ["pattern"]).mapped("pattern"))
 
     @api.model
-    def _excluded_emails(self, emails, user, scope="track"):
+    def _excluded_emails(self, emails, user, company=None, scope="track"):
         """Return the subset of normalized ``emails`` that must not be tracked
-        (or, with ``scope="log"``, logged) for emails of ``user``: company
-        rules plus the user's own."""
+        (or, with ``scope="log"``, logged) for emails of ``user``: the rules of
+        ``company`` (by default the user's) plus the user's own."""
         emails = {email for email in emails if email}
         if not emails:
             return set()
-        patterns = self._patterns(user.company_id.id, user.id, scope)
+        company = company or self.env["res.company"]._mail_rules_company(user=user)
+        patterns = self._patterns(company.id, user.id, scope)
         if not patterns:
             return set()
         excluded = set()
