@@ -433,7 +433,7 @@ PROFILE_BUCKETS = [
     ("bus: NOTIFY on a new connection to `postgres` (first opens/clicks)", ("_ensure_hooks", "notify")),
     ("bus: bus.bus rows, ORM create (first opens/clicks)", ("_ensure_hooks", "create_bus")),
     ("ours: SQL statement (round trip)", ("_record_", "Cursor.execute")),
-    ("ours: bus push preparation", ("_record_", "_push_engagement")),
+    ("ours: bus push preparation", ("_record_", "_notify_engagement")),
     ("ours: Python", ("_record_",)),
     ("ours: controller (response, headers)", ("MailTrackingController",)),
     ("transaction: COMMIT (WAL flush)", ("_transactioning", "Cursor.commit")),

@@ -76,11 +76,11 @@ class MailAddressExclusion(models.Model):
 
     @tools.ormcache("company_id", "user_id", "scope")
     def _patterns(self, company_id, user_id, scope):
-        """The rules in force for a user's emails, cached: read on every send."""
+        """The rules in force for a user's emails, cached: read on every send.
+        The user's own list follows them in every company."""
         return frozenset(self.sudo().search_fetch([
-            ("company_id", "=", company_id),
-            ("user_id", "in", [False, user_id]),
             ("scope", "=", scope),
+            "|", ("user_id", "=", user_id), "&", ("user_id", "=", False), ("company_id", "=", company_id),
         ], ["pattern"]).mapped("pattern"))
 
     @api.model

@@ -38,19 +38,24 @@ class MailThread(models.AbstractModel):
             self.env["mail.message.association"]._associate_posted_email(message, logged_records)
         return message
 
-    def mail_tracking_untracked_recipients(self, partner_ids=()):
-        """Names of the contacts, among ``partner_ids`` and this record's
-        followers, whom an email from its chatter would reach untracked: no
-        legal basis in data-privacy mode, or Do Not Track (P1, P2). The chatter
-        shows them beside the tracking switches, as the full composer does."""
+    def mail_tracking_composer_state(self, partner_ids=()):
+        """What the chatter composer of this record shows, under the rules of
+        the record's company (those message_post applies): whether tracking is
+        allowed, the switches a new email starts from, and the names of the
+        contacts, among ``partner_ids`` and the record's followers, whom the
+        email would reach untracked (no legal basis in data-privacy mode, or Do
+        Not Track: P1, P2), as the full composer names them."""
         self.ensure_one()
         self.check_access("read")
+        company = self.env["res.company"]._mail_rules_company(self)
         # sudo: followers of another company are named by the chatter's follower list anyway
         partners = (self.env["res.partner"].browse(partner_ids)._filtered_access("read")
                     | self.sudo().message_partner_ids).sudo()
-        # the company whose rules the email will follow: the record's (as message_post decides)
-        company = self.env["res.company"]._mail_rules_company(self)
-        return partners._mail_tracking_untracked(company).mapped("display_name")
+        return {
+            "allowed": company.mail_tracking_allowed,
+            **self.env.user._mail_switches_in_force(company),
+            "untracked": partners._mail_tracking_untracked(company).mapped("display_name"),
+        }
 
     def unlink(self):
         self.env["mail.message.association"]._forget_records(self)
@@ -70,20 +75,40 @@ class MailThread(models.AbstractModel):
 
     def _message_route_process(self, message, message_dict, routes):
         """Incoming email: an email to the company logging address is logged
-        from the raw email, which a forward's original is read from (L4);
-        every email marks the tracked emails it replies to (L9)."""
-        logging_routes = [route for route in routes or () if route[0] == "mail.logging.request"]
-        other_routes = [route for route in routes or () if route[0] != "mail.logging.request"]
-        thread_id = False
-        for _model, _thread_id, _custom_values, user_id, alias in logging_routes[:1]:
-            # as Odoo's gateway runs a route: as its user, with superuser rights, silently
-            Request = self.env["mail.logging.request"].with_context(
-                mail_create_nosubscribe=True, mail_create_nolog=True).with_user(user_id).sudo()
-            logging_request = Request._log_received_email(message, message_dict)
-            thread_id = logging_request.id
-            if alias and alias.alias_status != "valid":
-                alias.sudo().alias_status = "valid"
-        if other_routes or not logging_routes:
-            thread_id = super()._message_route_process(message, message_dict, other_routes)
+        from the raw email, which a forward's original is read from (L4), in
+        its place among the routes Odoo found; every email marks the tracked
+        emails it replies to (L9)."""
+        # as Odoo does for every route: XML-like attachments of incoming email are kept as text
+        self = self.with_context(attachments_mime_plainxml=True)
+        thread_id, others = False, []
+        for route in routes or ():
+            if route[0] != "mail.logging.request":
+                others.append(route)
+                continue
+            if others:  # the routes before, in their order
+                thread_id = super()._message_route_process(message, message_dict, others)
+                others = []
+            thread_id = self._log_routed_email(message, message_dict, route)
+        if others or not routes:
+            thread_id = super()._message_route_process(message, message_dict, others)
         self.env["mail.tracked.recipient"].sudo()._record_reply(message_dict)
         return thread_id
+
+    def _log_routed_email(self, message, message_dict, route):
+        """Run the logging address's route as Odoo's gateway runs a route: as
+        its user with superuser rights, silently; an email that cannot be
+        processed is bounced and the alias marked invalid, as Odoo does."""
+        _model, _thread_id, _custom_values, user_id, alias = route
+        Request = self.env["mail.logging.request"].with_context(
+            mail_create_nosubscribe=True, mail_create_nolog=True).with_user(user_id).sudo()
+        try:
+            logging_request = Request._log_received_email(message, message_dict)
+        except Exception:
+            if alias:
+                with self.pool.cursor() as new_cr:
+                    self.env(cr=new_cr)["mail.alias"].browse(alias.id)._alias_bounce_incoming_email(
+                        message, message_dict, set_invalid=True)
+            raise
+        if alias and alias.alias_status != "valid":
+            alias.sudo().alias_status = "valid"
+        return logging_request.id

@@ -138,9 +138,9 @@ class MailTrackedRecipient(models.Model):
     def _advance(self, evidence, date, ip=None, user_agent=None):
         """Move this recipient forward after an ``evidence`` ("open", "click" or
         "reply") recorded at ``date``: to "clicked" after a click, else to
-        "opened". A click or a reply proves the email was read: when no open
-        was recorded, they add one, flagged inferred. Returns the inferred
-        open's id, if any.
+        "opened"; a reply also dates the recipient's first reply. A click or a
+        reply proves the email was read: when no open was recorded, they add
+        one, flagged inferred. Returns the inferred open's id, if any.
 
         It runs in the caller's transaction, after the evidence was recorded,
         so a state never exists without its event. Scanners follow every link
@@ -158,17 +158,23 @@ class MailTrackedRecipient(models.Model):
                 cr.execute(SQL("SELECT state FROM mail_tracked_recipient WHERE id = %s FOR NO KEY UPDATE",
                                self.id), log_exceptions=False)
                 previous = cr.fetchone()
-                if not previous or STATES.index(previous[0]) >= STATES.index(target):
+                if not previous:
                     return None
-                open_rate, click_rate = STATE_RATES[target]
+                moves = STATES.index(previous[0]) < STATES.index(target)
+                if not moves and evidence != "reply":
+                    return None
+                open_rate, click_rate = STATE_RATES[target if moves else previous[0]]
                 cr.execute(SQL("""
                     UPDATE mail_tracked_recipient
-                       SET state = %(state)s, first_open_date = COALESCE(first_open_date, %(date)s),
-                           open_rate = %(open_rate)s, click_rate = %(click_rate)s
+                       SET state = %(state)s, open_rate = %(open_rate)s, click_rate = %(click_rate)s,
+                           first_open_date = CASE WHEN %(moves)s THEN COALESCE(first_open_date, %(date)s)
+                                                  ELSE first_open_date END,
+                           replied_date = CASE WHEN %(reply)s THEN COALESCE(replied_date, %(date)s)
+                                               ELSE replied_date END
                      WHERE id = %(id)s
-                """, state=target, date=date, open_rate=open_rate, click_rate=click_rate, id=self.id),
-                    log_exceptions=False)
-                self.invalidate_recordset(["state", "first_open_date", "open_rate", "click_rate"])
+                """, state=target if moves else previous[0], open_rate=open_rate, click_rate=click_rate,
+                    moves=moves, reply=evidence == "reply", date=date, id=self.id), log_exceptions=False)
+                self.invalidate_recordset(["state", "first_open_date", "replied_date", "open_rate", "click_rate"])
                 if previous[0] != "sent" or evidence == "open":
                     return None
                 cr.execute(SQL("""
@@ -312,7 +318,6 @@ class MailTrackedRecipient(models.Model):
                     and sender in ({recipient.partner_id.email_normalized} | {
                         tools.email_normalize(email) for email in (recipient.email or "").split(",")}))
         now = fields.Datetime.now()
-        recipients.write({"replied_date": now})
         for recipient in recipients:
             recipient._advance("reply", now)
             message = recipient.message_id

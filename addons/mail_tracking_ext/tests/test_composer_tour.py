@@ -29,21 +29,21 @@ class TestComposerTour(TrackingCase):
     def test_p1_p2_untracked_recipients_of_a_record(self):
         self.env.company.mail_tracking_privacy = True
         lead = self.lead.with_user(self.salesperson)
-        self.assertEqual(lead.mail_tracking_untracked_recipients([self.anna.id]), ["Anna Customer"])
+        self.assertEqual(lead.mail_tracking_composer_state([self.anna.id])["untracked"], ["Anna Customer"])
         self.anna.legal_basis = "prospect_interest"
-        self.assertEqual(lead.mail_tracking_untracked_recipients([self.anna.id]), [])
+        self.assertEqual(lead.mail_tracking_composer_state([self.anna.id])["untracked"], [])
         self.bruno.legal_basis = "consent"
         self.bruno.do_not_track = True
         self.lead.message_subscribe(partner_ids=(self.bruno | self.colleague.partner_id).ids)
-        self.assertEqual(lead.mail_tracking_untracked_recipients([self.anna.id]), ["Bruno Buyer"],
+        self.assertEqual(lead.mail_tracking_composer_state([self.anna.id])["untracked"], ["Bruno Buyer"],
                          "followers too; internal users are never tracked nor listed")
         self.env.company.mail_tracking_privacy = False
         self.anna.legal_basis = False
-        self.assertEqual(lead.mail_tracking_untracked_recipients([self.anna.id]), ["Bruno Buyer"])
+        self.assertEqual(lead.mail_tracking_composer_state([self.anna.id])["untracked"], ["Bruno Buyer"])
         hidden = self.env["crm.lead"].create({"name": "Not mine", "type": "opportunity",
                                               "user_id": self.colleague.id})
         with self.assertRaises(AccessError):
-            hidden.with_user(self.salesperson).mail_tracking_untracked_recipients([])
+            hidden.with_user(self.salesperson).mail_tracking_composer_state([])
 
     def test_l2_p4_full_composer_of_a_salesperson_whose_customer_has_a_colleague_deal(self):
         """L2, P4: the full composer opens for an own-documents salesperson whose

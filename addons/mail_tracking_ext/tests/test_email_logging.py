@@ -344,6 +344,24 @@ class TestEmailLogging(TrackingCase):
     # L3, L4 logging address
     # ------------------------------------------------------------
 
+    def test_l4_html_and_svg_attachments_of_logged_emails_are_kept_as_text(self):
+        """L4, R8: a customer's HTML or SVG attachment is stored as text, as Odoo's
+        gateway stores those of every incoming email, also when the email is
+        logged for an administrator (who may otherwise upload such files)."""
+        admin = self.env.ref("base.user_admin")
+        admin.email = "admin@mycompany.example"
+        svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+        self.gateway(build_email(
+            "Admin <admin@mycompany.example>", "Carla Contact <carla@acme.example>",
+            delivered_to=self.logging_address, inline_image=False,
+            attachments=[("logo.svg", svg, "image/svg+xml"), ("page.html", b"<html><script></script></html>",
+                                                               "text/html")]))
+        request = self.last_request()
+        self.assertEqual((request.state, request.user_id), ("logged", admin))
+        attachments = request.logged_message_id.attachment_ids
+        self.assertEqual(sorted(attachments.mapped("name")), ["logo.svg", "page.html"])
+        self.assertEqual(set(attachments.mapped("mimetype")), {"text/plain"})
+
     def test_l4_bcc_logs_real_mime_email_once_with_new_non_marketing_contact(self):
         """L4: Bcc from Gmail — multipart/alternative in ISO-8859-1, inline image, PDF attachment."""
         email = build_email(

@@ -151,6 +151,33 @@ class TestTrackingSend(TrackingCase):
         self.outgoing(message)
         self.assertEqual(self.tracked(message).partner_id, self.anna)
 
+    def test_t10_p1_record_company_rules_and_own_list_in_every_company(self):
+        """T10, P1: an email follows the rules of its record's company (data
+        privacy, company never-track list), while the author's own never-track
+        list follows them into every company."""
+        other = self.env["res.company"].create({"name": "Sister Company", "mail_tracking_privacy": True})
+        self.salesperson.company_ids += other
+        lead = self.env["crm.lead"].create({
+            "name": "Sister deal", "type": "opportunity", "user_id": self.salesperson.id, "company_id": other.id,
+            "team_id": False})
+        self.env["mail.address.exclusion"].create({"pattern": "buyer.example", "company_id": other.id})
+        self.salesperson.with_user(self.salesperson).write(
+            {"mail_tracking_exclusion_ids": [(0, 0, {"pattern": "friend.example"})]})
+        friend, consenting = self.env["res.partner"].create([
+            {"name": "Friend", "email": "f@friend.example", "legal_basis": "consent"},
+            {"name": "Consenting", "email": "c@consent.example", "legal_basis": "consent"},
+        ])
+        message = self.post_email(self.anna | self.bruno | friend | consenting, BODY, record=lead)
+        outgoing = self.outgoing(message)
+        self.assertEqual(self.tracked(message).filtered("partner_id").partner_id, consenting,
+                         "Anna has no legal basis under the sister company's privacy, Bruno is on its list, "
+                         "the friend on the author's own list")
+        self.assertNotIn("email-tracking", outgoing["f@friend.example"]["body"])
+        # the home company's email: no privacy there, and the sister company's list does not apply
+        message = self.post_email(self.anna | self.bruno | friend, BODY)
+        self.outgoing(message)
+        self.assertEqual(self.tracked(message).partner_id, self.anna | self.bruno)
+
     def test_t10_users_keep_their_own_list_only(self):
         company_rule = self.env["mail.address.exclusion"].create({"pattern": "rival.example"})
         me = self.salesperson.with_user(self.salesperson)

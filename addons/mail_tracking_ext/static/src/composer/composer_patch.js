@@ -6,7 +6,10 @@ import { patch } from "@web/core/utils/patch";
 /**
  * Per-message "Track opens", "Track clicks" (T3) and "Log" (L1) switches
  * in the chatter's composer. They start from the user's defaults for every
- * new message and never change those defaults.
+ * new message and never change those defaults. The session gives the
+ * defaults of the current company; the record's own company, whose rules the
+ * email follows, may differ: its state replaces them as soon as the server
+ * answers, unless the user already set a switch.
  */
 patch(Composer.prototype, {
     setup() {
@@ -16,7 +19,9 @@ patch(Composer.prototype, {
             trackOpens: Boolean(this.mailTrackingDefaults.track_opens),
             trackClicks: Boolean(this.mailTrackingDefaults.track_clicks),
             logEmail: Boolean(this.mailTrackingDefaults.log_email),
+            allowed: Boolean(this.mailTrackingDefaults.allowed),
             untracked: [],
+            touched: false,
         });
         useEffect(
             (recipientsKey) => {
@@ -32,10 +37,10 @@ patch(Composer.prototype, {
      * it) so that the composer follows them; null when no switch is shown.
      */
     get mailTrackingRecipientsKey() {
-        if (!this.showMailTrackingSwitches) {
+        if (!this.showMailLoggingSwitch) {
             return null;
         }
-        return this.mailTrackingRecipientIds.join(",");
+        return `${this.thread.model},${this.thread.id}:${this.mailTrackingRecipientIds.join(",")}`;
     },
     get mailTrackingRecipientIds() {
         return this.thread.suggestedRecipients
@@ -43,26 +48,37 @@ patch(Composer.prototype, {
             .map((recipient) => recipient.persona.id)
             .sort((a, b) => a - b);
     },
-    /** Who would get this email untracked (P1, P2), as the full composer says. */
+    /**
+     * The record's rules and who would get this email untracked (P1, P2), as
+     * the full composer says.
+     */
     async fetchUntrackedRecipients() {
         const thread = this.thread;
         if (!thread.id) {
             return;
         }
         const request = (this.mailTrackingRequest = (this.mailTrackingRequest || 0) + 1);
-        let untracked = [];
+        let state;
         try {
-            untracked = await this.env.services.orm.silent.call(
+            state = await this.env.services.orm.silent.call(
                 thread.model,
-                "mail_tracking_untracked_recipients",
+                "mail_tracking_composer_state",
                 [[thread.id]],
                 { partner_ids: this.mailTrackingRecipientIds }
             );
         } catch {
             // a notice, not a reason to stop anybody writing: the server still decides
+            return;
         }
-        if (request === this.mailTrackingRequest) {
-            this.mailTracking.untracked = untracked;
+        if (request !== this.mailTrackingRequest) {
+            return;
+        }
+        this.mailTracking.untracked = state.untracked;
+        this.mailTracking.allowed = state.allowed;
+        if (!this.mailTracking.touched) {
+            this.mailTracking.trackOpens = state.track_opens;
+            this.mailTracking.trackClicks = state.track_clicks;
+            this.mailTracking.logEmail = state.log_email;
         }
     },
     /** Emails written to contacts from a record's chatter, not notes nor edits. */
@@ -75,13 +91,14 @@ patch(Composer.prototype, {
         );
     },
     get showMailTrackingSwitches() {
-        return this.mailTrackingDefaults.allowed && this.isEmailToContacts;
+        return this.mailTracking.allowed && this.isEmailToContacts;
     },
     get showMailLoggingSwitch() {
         return session.mail_tracking !== undefined && this.isEmailToContacts;
     },
     toggleMailTracking(key) {
         this.mailTracking[key] = !this.mailTracking[key];
+        this.mailTracking.touched = true;
     },
     get postData() {
         const postData = super.postData;

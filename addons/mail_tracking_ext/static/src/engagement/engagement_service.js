@@ -23,7 +23,7 @@ export class MailTrackingEngagement {
         this.action = services.action;
         this.multiTab = services.multi_tab;
         this.orm = services.orm;
-        /** Message ids being fetched, and whether to fetch them once more after. */
+        /** Messages being fetched: whether to fetch once more, and to reload statistics after. */
         this.fetching = new Map();
         services.bus_service.subscribe("mail_tracking_ext/engagement", (payload) =>
             this.onEngagement(payload)
@@ -45,28 +45,31 @@ export class MailTrackingEngagement {
 
     /**
      * Fetch the tracking of ``message`` the user may see; pushes arriving
-     * meanwhile (the author's and the record's channels) fetch once more after.
+     * meanwhile (the author's and the record's channels) fetch once more
+     * after, and the record's statistics reload once the last fetch is in.
      */
     async refresh(message, { reloadStatistics = false } = {}) {
-        if (this.fetching.has(message.id)) {
-            this.fetching.set(message.id, true);
+        const pending = this.fetching.get(message.id);
+        if (pending) {
+            pending.again = true;
+            pending.reloadStatistics ||= reloadStatistics;
             return;
         }
-        this.fetching.set(message.id, false);
+        const state = { again: false, reloadStatistics };
+        this.fetching.set(message.id, state);
         try {
-            const data = await this.orm.silent.call("mail.message", "mail_tracking_fetch_status", [
-                [message.id],
-            ]);
-            this.store.insert(data);
+            do {
+                state.again = false;
+                const data = await this.orm.silent.call("mail.message", "mail_tracking_fetch_status", [
+                    [message.id],
+                ]);
+                this.store.insert(data);
+            } while (state.again);
         } finally {
-            const again = this.fetching.get(message.id);
             this.fetching.delete(message.id);
-            if (again) {
-                this.refresh(message, { reloadStatistics });
-            }
         }
         // the record's form reloads its statistics (N5) as its chatter changed (N4)
-        if (reloadStatistics && message.thread?.model && message.thread?.id) {
+        if (state.reloadStatistics && message.thread?.model && message.thread?.id) {
             this.env.bus.trigger(ENGAGEMENT_CHANGED, {
                 model: message.thread.model,
                 id: message.thread.id,
