@@ -8,7 +8,7 @@ VENV_PYTHON := .venv/$(ODOO_VERSION)/bin/python
 # the project's environment, with a PostgreSQL server (the machine's, or the project's own)
 IN_ENV := $(VENV_PYTHON) -m devtools.postgres $(VENV_PYTHON)
 
-.PHONY: bootstrap run test lint dist readme i18n screenshots bench bench-x1 bench-x2 bench-x3 bench-rewrite bench-send
+.PHONY: bootstrap run test lint dist readme i18n screenshots bench bench-a1 bench-x1 bench-x2 bench-x3 bench-rewrite bench-send
 
 ## bootstrap: Debian packages, Odoo's verified source, .venv/$(ODOO_VERSION) (idempotent)
 bootstrap:
@@ -26,6 +26,11 @@ test: bootstrap
 ## bench: performance benchmarks (tests/bench), not part of `make test`
 bench: bootstrap
 	@$(IN_ENV) -m pytest tests/bench -q -p no:odoo --bench $(ARGS)
+
+## bench-a1: A1/A3 (the labelled corpus tests/a1_corpus.json replayed through Odoo in proxy mode:
+##           precision and recall per source, machines recognised, confusion table); ~1 min.
+bench-a1: bootstrap
+	@$(IN_ENV) tests/bench/bench_a1.py $(ARGS)
 
 ## bench-x1: SPEC X1 in one go (wrk on /web/health, our open/click routes, mass_mailing's and OCA
 ##           mail_tracking's pixels, same server, alternating; checks no event is lost; throw-away

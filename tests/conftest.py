@@ -18,6 +18,7 @@ import os
 import uuid
 
 import pytest
+import requests.utils
 
 from devtools import odoo_runtime as rt
 from devtools.mail_catcher import MailCatcher
@@ -25,6 +26,10 @@ from devtools.mail_catcher import MailCatcher
 from e2e_crm import create_salesperson, unfollow_admin
 
 RUN_ID = os.getpid()
+# The tests' HTTP requests play the recipients' mail clients and browsers: they say so, as
+# people's do (a bare "python-requests" is a program's, and its opens and clicks never count, A1).
+MAIL_CLIENT = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Thunderbird/128.3.0"
+requests.utils.default_user_agent = lambda name="python-requests": MAIL_CLIENT
 BENCH_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench")
 
 

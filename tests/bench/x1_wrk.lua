@@ -26,7 +26,8 @@ function init(args)
    assert(#paths > 0, "no path in " .. tostring(args[1]))
    reqs = {}
    for k = 1, #paths do
-      reqs[k] = wrk.format("GET", paths[k])
+      -- a person's mail client: machines are classified apart (A1)
+      reqs[k] = wrk.format("GET", paths[k], {["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Thunderbird/128.3.0"})
    end
    n = #reqs
    -- threads start far apart (golden ratio): two hit the same token at the same time

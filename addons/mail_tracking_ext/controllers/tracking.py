@@ -18,7 +18,8 @@ class MailTrackingController(http.Controller):
     @http.route("/email-tracking/open/<path:token>.gif", type="http", auth="none",
                 methods=["GET", "HEAD"], csrf=False, save_session=False, readonly=False)
     def open_pixel(self, token, **_kwargs):
-        """Always the same GIF, whatever the token (T1, R3)."""
+        """Always the same GIF, whatever the token (T1, R3). The client's address
+        is Odoo's: the proxy's X-Forwarded-For in proxy mode (A1)."""
         if request.httprequest.method == "GET":
             request.env["mail.tracked.event"]._record_open(
                 token, request.httprequest.remote_addr, request.httprequest.user_agent.string,
@@ -34,8 +35,10 @@ class MailTrackingController(http.Controller):
         url = request.env["mail.tracked.event"]._record_click(
             token, ref, request.httprequest.remote_addr, request.httprequest.user_agent.string,
             record=request.httprequest.method == "GET", session_uid=request.session.uid)
-        if not url:
+        if url is None:
             return self._link_expired_page()
+        if not url:  # the hidden link: only programs follow it, they get nothing
+            return request.make_response(b"", [("Content-Type", "text/plain"), *NO_STORE])
         # not request.redirect(): website would rewrite the target
         response = werkzeug.utils.redirect(url, code=302, Response=http.Response)
         response.headers.extend(NO_STORE)

@@ -4,9 +4,19 @@ import secrets
 
 from markupsafe import Markup
 
-from odoo import api, models, tools
+from odoo import api, fields, models, tools
+from odoo.tools import SQL
 
-from ..tools import add_open_pixel, append_to_body, message_key, new_token, rewrite_links, token_digest
+from ..tools import (
+    add_hidden_link,
+    add_open_pixel,
+    append_to_body,
+    message_key,
+    new_token,
+    rewrite_links,
+    token_digest,
+)
+from ..tools.html import LINK_REF_LENGTH
 from .mail_message import LOGGED_EMAIL_REPLY_KEY
 
 _logger = logging.getLogger(__name__)
@@ -15,7 +25,7 @@ _logger = logging.getLogger(__name__)
 # off before the message leaves (T11) and so learns which copies the SMTP server accepted.
 COPY_HEADER = "X-Mail-Tracking-Ext-Copy"
 # The cursor's record of this transaction's copies: {"prepared": {mail id: {recipient ids}},
-# "accepted": {recipient ids}}; only ids, so nothing outlives the cursor.
+# "accepted": {recipient id: when the SMTP server accepted it}}; nothing outlives the cursor.
 COPIES_CACHE_KEY = "mail_tracking_ext.copies"
 
 
@@ -115,6 +125,8 @@ class MailMail(models.Model):
         placeholder = f"mtxtoken{secrets.token_hex(8)}"
         pixel_url = f"{base_url}/email-tracking/open/{placeholder}.gif"
         rewritten, links = {}, {}
+        # the link no person sees: whoever follows it follows every link, a program (A3)
+        hidden_ref = secrets.token_hex(LINK_REF_LENGTH // 2)
         for values, token in zip(personal, tokens, strict=True):
             body = values["body"]
             if body not in rewritten:
@@ -123,6 +135,10 @@ class MailMail(models.Model):
                     new_body, body_links = rewrite_links(
                         body, base_url, lambda ref: f"{base_url}/email-tracking/click/{placeholder}/{ref}")
                     links.update(body_links)
+                    if body_links:
+                        new_body = add_hidden_link(
+                            new_body, f"{base_url}/email-tracking/click/{placeholder}/{hidden_ref}")
+                        links[hidden_ref] = ""
                 if message.track_opens:
                     new_body = add_open_pixel(new_body, pixel_url)
                 rewritten[body] = new_body
@@ -145,15 +161,16 @@ class MailMail(models.Model):
         ) % (url, label))
 
     def _copies_prepared(self, copies):
-        copies_state = self.env.cr.cache.setdefault(COPIES_CACHE_KEY, {"prepared": {}, "accepted": set()})
+        copies_state = self.env.cr.cache.setdefault(COPIES_CACHE_KEY, {"prepared": {}, "accepted": {}})
         copies_state["prepared"].setdefault(self.id, set()).update(copies.ids)
 
     @api.model
     def _copy_accepted(self, copy_id):
-        """The SMTP server accepted the message of tracked copy ``copy_id``."""
+        """The SMTP server accepted the message of tracked copy ``copy_id``
+        now: the copy's delivery, which tells machines from people (A3)."""
         copies_state = self.env.cr.cache.get(COPIES_CACHE_KEY)
         if copies_state:
-            copies_state["accepted"].add(copy_id)
+            copies_state["accepted"][copy_id] = fields.Datetime.now()
 
     def _settle_tracked_copies(self):
         """After Odoo tried to send these mails: forget the tracked copies the
@@ -164,14 +181,21 @@ class MailMail(models.Model):
         Odoo sends one copy per contact and stops at the first refusal, so the
         other copies of one email may well have left: each copy is judged by its
         own SMTP answer."""
-        copies_state = self.env.cr.cache.get(COPIES_CACHE_KEY) or {"prepared": {}, "accepted": set()}
+        copies_state = self.env.cr.cache.get(COPIES_CACHE_KEY) or {"prepared": {}, "accepted": {}}
         prepared = {mail_id: copies_state["prepared"].pop(mail_id, set()) for mail_id in self.ids}
         all_prepared = set().union(*prepared.values())
-        unaccepted = all_prepared - copies_state["accepted"]
-        copies_state["accepted"] -= all_prepared
+        accepted = {copy_id: copies_state["accepted"].pop(copy_id) for copy_id in all_prepared
+                    if copy_id in copies_state["accepted"]}
         Recipient = self.env["mail.tracked.recipient"].sudo()
-        if unaccepted:
+        if unaccepted := all_prepared - set(accepted):
             Recipient.browse(unaccepted).exists().unlink()
+        if accepted:
+            Recipient.flush_model(["sent_date"])
+            self.env.cr.execute(SQL("""
+                UPDATE mail_tracked_recipient r SET sent_date = accepted.date
+                  FROM (VALUES %s) AS accepted (id, date) WHERE r.id = accepted.id
+            """, SQL(", ").join(SQL("(%s, %s::timestamp)", copy_id, date) for copy_id, date in accepted.items())))
+            Recipient.browse(accepted).invalidate_recordset(["sent_date"])
         untracked = self.filtered(lambda mail: not prepared[mail.id]).mail_message_id
         if untracked:
             tracked = set(Recipient.search([("message_id", "in", untracked.ids)]).message_id.ids)

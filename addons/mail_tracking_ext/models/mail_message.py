@@ -312,31 +312,44 @@ class MailMessage(models.Model):
         author's own opens and clicks are left out (A2)."""
         recipients = self.env["mail.tracked.recipient"].search(
             [("message_id", "in", self.ids)], order="id")
-        per_recipient = {recipient.id: {"opens": [], "clicks": [], "open": 0, "click": 0} for recipient in recipients}
+        per_recipient = {recipient.id: {"opens": [], "clicks": [], "open": 0, "click": 0, "privacy_proxy": False}
+                         for recipient in recipients}
         if recipients:
             self.env["mail.tracked.event"].flush_model()
-            # a window keeps the latest events in SQL: a much-opened email stays cheap (X3)
+            Event = self.env["mail.tracked.event"]
+            # a window keeps the latest events in SQL: a much-opened email stays cheap (X3); a
+            # machine's events are listed too, greyed with their reason, and never counted (A1)
             self.env.cr.execute("""
-                SELECT e.recipient_id, e.event_type, e.id, e.event_date, e.is_inferred, e.url, e.total
-                  FROM (SELECT id, recipient_id, event_type, event_date, is_inferred, url,
+                SELECT e.recipient_id, e.event_type, e.id, e.event_date, e.is_inferred, e.url, e.total,
+                       e.is_counted, e.source, e.source_rule, e.source_detail, e.delivery_delay, e.privacy_proxy
+                  FROM (SELECT id, recipient_id, event_type, event_date, is_inferred, url, is_counted,
+                               source, source_rule, source_detail, delivery_delay,
                                row_number() OVER (PARTITION BY recipient_id, event_type
                                                       ORDER BY event_date DESC, id DESC) AS rank,
-                               count(*) OVER (PARTITION BY recipient_id, event_type) AS total
+                               count(*) FILTER (WHERE is_counted)
+                                        OVER (PARTITION BY recipient_id, event_type) AS total,
+                               bool_or(source = 'privacy_proxy') OVER (PARTITION BY recipient_id) AS privacy_proxy
                           FROM mail_tracked_event
-                         WHERE recipient_id = ANY(%(ids)s) AND is_sender IS NOT TRUE) e
+                         WHERE recipient_id = ANY(%(ids)s) AND source != 'sender') e
                  WHERE e.rank <= %(limit)s
               ORDER BY e.event_date, e.id
             """, {"ids": recipients.ids, "limit": events_per_type})
-            for recipient_id, event_type, event_id, date, inferred, url, total in self.env.cr.fetchall():
+            for (recipient_id, event_type, event_id, date, inferred, url, total, counted, source, rule, detail,
+                 delay, privacy_proxy) in self.env.cr.fetchall():
                 history = per_recipient[recipient_id]
                 history[event_type] = total
+                if privacy_proxy and source == "privacy_proxy":
+                    history["privacy_proxy"] = detail or True
+                event = {"id": event_id, "date": date, "counted": bool(counted), "source": source,
+                         "reason": Event._source_reason(rule, detail, delay) if not counted else ""}
                 if event_type == "open":
-                    history["opens"].append({"id": event_id, "date": date, "inferred": bool(inferred)})
+                    history["opens"].append({**event, "inferred": bool(inferred)})
                 else:
-                    history["clicks"].append({"id": event_id, "date": date, "url": url})
+                    history["clicks"].append({**event, "url": url})
         status = {message.id: [] for message in self}
         for recipient in recipients:
             history = per_recipient[recipient.id]
+            counted_opens = [event for event in history["opens"] if event["counted"]]
             status[recipient.message_id.id].append({
                 "id": recipient.id,
                 "partner_id": recipient.partner_id.id,
@@ -345,9 +358,13 @@ class MailMessage(models.Model):
                 "anonymous": not recipient.partner_id,
                 "aggregate": recipient.is_aggregate,
                 "state": recipient.state,
+                # only a privacy proxy fetched its images: delivered, nobody knows whether it was read
+                "open_unknown": recipient.state == "sent" and bool(history["privacy_proxy"]) and (
+                    self.env._("Delivered to Apple Mail (open unknown)")
+                    if str(history["privacy_proxy"]).startswith("Apple") else self.env._("Delivered (open unknown)")),
                 "sent_date": recipient.sent_date,
                 "first_open_date": recipient.first_open_date,
-                "last_open_date": history["opens"][-1]["date"] if history["opens"] else False,
+                "last_open_date": counted_opens[-1]["date"] if counted_opens else False,
                 "open_count": history["open"],
                 "click_count": history["click"],
                 "opens": history["opens"],

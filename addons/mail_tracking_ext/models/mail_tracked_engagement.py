@@ -7,7 +7,8 @@ class MailTrackedEngagement(models.Model):
     email — sent, opened, clicked, replied — newest first.
 
     A read-only SQL view over tracked recipients and their events; the
-    author's own opens and clicks (A2) are left out. Lines are as visible as
+    author's own opens and clicks (A2) are left out, a machine's are listed
+    but not counted (A1). Lines are as visible as
     their tracked email (P4).
     """
     _name = "mail.tracked.engagement"
@@ -33,6 +34,13 @@ class MailTrackedEngagement(models.Model):
     url = fields.Char("Link", readonly=True)
     is_inferred = fields.Boolean(
         "Inferred", readonly=True, help="An open deduced from a click or a reply: images were blocked.")
+    event_id = fields.Many2one("mail.tracked.event", "Event", readonly=True)
+    source = fields.Selection(related="event_id.source", string="Who")
+    source_reason = fields.Char(related="event_id.source_reason", string="Why")
+    is_counted = fields.Boolean(
+        "Counted", readonly=True,
+        help="A person's activity. Opens and clicks of machines (privacy proxies, scanners) are listed, "
+             "greyed, and counted nowhere.")
 
     is_mine = fields.Boolean("My Emails", compute="_compute_is_mine", search="_search_is_mine")
 
@@ -59,24 +67,26 @@ class MailTrackedEngagement(models.Model):
             CREATE VIEW {self._table} AS (
                 SELECT line.id, line.kind, line.date, line.recipient_id, r.message_id,
                        COALESCE(m.subject, m.record_name) AS subject, r.partner_id, r.email,
-                       line.author_id, r.model, r.res_id, r.lead_id, line.url, line.is_inferred
+                       line.author_id, r.model, r.res_id, r.lead_id, line.url, line.is_inferred,
+                       line.event_id, line.is_counted
                   FROM (
                         SELECT id::bigint * 4 + 1 AS id, 'sent'::varchar AS kind, sent_date AS date,
                                id AS recipient_id, author_id, NULL::varchar AS url, false AS is_inferred,
-                               false AS is_sender
+                               NULL::integer AS event_id, true AS is_counted, 'human'::varchar AS source
                           FROM mail_tracked_recipient
                         UNION ALL
                         SELECT id::bigint * 4 + 3, 'replied'::varchar, replied_date, id, author_id,
-                               NULL::varchar, false, false
+                               NULL::varchar, false, NULL::integer, true, 'human'::varchar
                           FROM mail_tracked_recipient
                         UNION ALL
                         SELECT id::bigint * 2, CASE event_type WHEN 'click' THEN 'clicked' ELSE 'opened' END::varchar,
-                               event_date, recipient_id, author_id, url, is_inferred IS TRUE, is_sender
+                               event_date, recipient_id, author_id, url, is_inferred IS TRUE, id, is_counted,
+                               source::varchar
                           FROM mail_tracked_event
                        ) line
                   JOIN mail_tracked_recipient r ON r.id = line.recipient_id
                   JOIN mail_message m ON m.id = r.message_id
-                 WHERE line.date IS NOT NULL AND line.is_sender IS NOT TRUE
+                 WHERE line.date IS NOT NULL AND line.source != 'sender'
             )
         """)
         # reading a page's lines by their ids goes through these, not through every row

@@ -94,7 +94,7 @@ class MailTrackedRecipient(models.Model):
         stats = {
             (recipient, event_type): (count, last_date)
             for recipient, event_type, count, last_date in self.env["mail.tracked.event"]._read_group(
-                [("recipient_id", "in", self.ids), ("is_sender", "=", False)],
+                [("recipient_id", "in", self.ids), ("is_counted", "=", True)],
                 ["recipient_id", "event_type"], ["__count", "event_date:max"])
         }
         for recipient in self:
@@ -179,14 +179,47 @@ class MailTrackedRecipient(models.Model):
                     return None
                 cr.execute(SQL("""
                     INSERT INTO mail_tracked_event
-                           (recipient_id, author_id, event_type, event_date, ip, user_agent, is_inferred)
-                    SELECT id, author_id, 'open', %(date)s, %(ip)s, %(user_agent)s, true
+                           (recipient_id, author_id, event_type, event_date, ip, user_agent, is_inferred,
+                            source, source_rule, is_counted, delivery_delay)
+                    SELECT id, author_id, 'open', %(date)s, %(ip)s, %(user_agent)s, true,
+                           'human', %(rule)s, true, GREATEST(0, EXTRACT(EPOCH FROM %(date)s - sent_date))::integer
                       FROM mail_tracked_recipient WHERE id = %(id)s
                  RETURNING id
-                """, date=date, ip=ip, user_agent=user_agent, id=self.id), log_exceptions=False)
+                """, date=date, ip=ip, user_agent=user_agent, id=self.id,
+                    rule="reply" if evidence == "reply" else "person"), log_exceptions=False)
                 return cr.fetchone()[0]
         except psycopg2.errors.SerializationFailure:
             return None
+
+    def _recompute_state(self):
+        """Derive these recipients' state again from their counted events, after
+        some of them turned out to be a machine's (A3): a recipient whose only
+        "click" was a scanner's is back to what a person did, with its rates."""
+        if not self:
+            return
+        self.env["mail.tracked.event"].flush_model()
+        state = SQL("""CASE WHEN c.clicked THEN 'clicked'
+                            WHEN c.opened OR r.replied_date IS NOT NULL THEN 'opened' ELSE 'sent' END""")
+        rate = {
+            column: SQL("CASE %s END", SQL(" ").join(
+                SQL("WHEN %s = %s THEN %s", state, name, rates[index]) for name, rates in STATE_RATES.items()))
+            for index, column in enumerate(("open_rate", "click_rate"))
+        }
+        self.env.cr.execute(SQL("""
+            UPDATE mail_tracked_recipient r
+               SET state = %(state)s, first_open_date = c.first_open,
+                   open_rate = %(open_rate)s, click_rate = %(click_rate)s
+              FROM (SELECT copy.id,
+                           bool_or(e.event_type = 'click' AND e.is_counted) IS TRUE AS clicked,
+                           bool_or(e.event_type = 'open' AND e.is_counted) IS TRUE AS opened,
+                           min(e.event_date) FILTER (WHERE e.event_type = 'open' AND e.is_counted) AS first_open
+                      FROM mail_tracked_recipient copy
+                 LEFT JOIN mail_tracked_event e ON e.recipient_id = copy.id
+                     WHERE copy.id IN %(ids)s
+                  GROUP BY copy.id) c
+             WHERE r.id = c.id
+        """, state=state, open_rate=rate["open_rate"], click_rate=rate["click_rate"], ids=tuple(self.ids)))
+        self.invalidate_recordset(["state", "first_open_date", "open_rate", "click_rate"])
 
     # ------------------------------------------------------------
     # Telling the web clients: the chatters (N4) and the author (N1, N2)

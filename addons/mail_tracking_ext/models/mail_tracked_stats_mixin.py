@@ -47,13 +47,13 @@ class MailTrackedStatsMixin(models.AbstractModel):
         }
         if stats:
             # each email's latest open from the (recipient_id, event_date) index, not every open (X3)
-            self.env["mail.tracked.event"].flush_model(["recipient_id", "event_type", "event_date", "is_sender"])
+            self.env["mail.tracked.event"].flush_model(["recipient_id", "event_type", "event_date", "is_counted"])
             self.env.cr.execute(SQL("""
                 SELECT r.%(field)s, max(latest.event_date)
                   FROM mail_tracked_recipient r
                  CROSS JOIN LATERAL (
                         SELECT e.event_date FROM mail_tracked_event e
-                         WHERE e.recipient_id = r.id AND e.event_type = 'open' AND e.is_sender IS NOT TRUE
+                         WHERE e.recipient_id = r.id AND e.event_type = 'open' AND e.is_counted
                       ORDER BY e.event_date DESC LIMIT 1) latest
                  WHERE r.id IN %(recipients)s
               GROUP BY r.%(field)s

@@ -15,6 +15,10 @@ CLICK = re.compile(r"/email-tracking/click/([A-Za-z0-9_-]+)/([0-9a-f]+)")
 THUNDERBIRD = ("198.51.100.23", "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Thunderbird/128.3.0")
 IPHONE = ("203.0.113.54", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
                           "like Gecko) Mobile/15E148")
+# Machines, as they show in real mailboxes: Apple's privacy proxy, a security gateway (A1)
+APPLE_PROXY = ("17.58.63.12", "Mozilla/5.0")
+SAFE_LINKS = ("40.107.22.104", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                               "Chrome/120.0.0.0 Safari/537.36")
 # The demo company's own mail server, as named in its Authentication-Results headers (L4)
 DEMO_MAIL_SERVER = "mx.yourcompany.example"
 
@@ -23,9 +27,9 @@ DEMO_EMAILS = [
     ("base.user_demo", "crm.crm_case_26", "base.res_partner_address_3", "Your open space: our proposal", 120,
      [("open", 100, THUNDERBIRD), ("open", 50, IPHONE), ("click", 49, IPHONE)], 47),
     ("base.user_demo", "crm.crm_case_18", "base.res_partner_address_13", "Quote for 10 computer desks", 72,
-     [("open", 46, THUNDERBIRD)], None),
+     [("click", 71.999, SAFE_LINKS), ("open", 46, THUNDERBIRD)], None),
     ("base.user_demo", "crm.crm_case_19", "base.res_partner_address_31", "Customizable desk: options", 26,
-     [], None),
+     [("open", 25.9, APPLE_PROXY)], None),
     ("base.user_demo", "crm.crm_case_14", "base.res_partner_address_4", "Office design: the plans", 6,
      [("open", 1.5, IPHONE), ("click", 1, IPHONE)], None),
     ("base.user_admin", "crm.crm_case_16", "base.res_partner_address_14", "Furniture for Global Solutions", 50,

@@ -1,4 +1,7 @@
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..tools.event_source import NetworkSet
 
 
 class ResConfigSettings(models.TransientModel):
@@ -22,6 +25,10 @@ class ResConfigSettings(models.TransientModel):
     mail_tracking_retention_days = fields.Integer(
         "Tracking Retention (days)", config_parameter="mail_tracking_ext.retention_days", default=365,
         help="Opens and clicks older than this are deleted every day.")
+    mail_tracking_own_networks = fields.Char(
+        "Own Mail Gateway Networks", config_parameter="mail_tracking_ext.own_networks",
+        help="Networks (CIDR, e.g. 203.0.113.0/24) of your own mail servers and security gateways, separated "
+             "by spaces or commas: the opens and clicks they make are a machine's, never counted.")
     mail_logging_enforce_default = fields.Boolean(
         related="company_id.mail_logging_enforce_default", readonly=False)
     mail_logging_default = fields.Boolean(related="company_id.mail_logging_default", readonly=False)
@@ -45,3 +52,14 @@ class ResConfigSettings(models.TransientModel):
         for settings in self:
             settings.mail_logging_alias_domain_missing = bool(
                 settings.mail_logging_alias_id and not settings.mail_logging_alias_id.alias_domain_id)
+
+    @api.constrains("mail_tracking_own_networks")
+    def _check_mail_tracking_own_networks(self):
+        for settings in self:
+            for network in (settings.mail_tracking_own_networks or "").replace(",", " ").split():
+                try:
+                    NetworkSet([network])
+                except ValueError:
+                    raise ValidationError(self.env._(
+                        "“%(network)s” is not a network: write it as an address with its prefix length, "
+                        "e.g. 203.0.113.0/24.", network=network)) from None

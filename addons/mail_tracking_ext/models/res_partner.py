@@ -65,13 +65,13 @@ class ResPartner(models.Model):
         self.ensure_one()
         recipients = self.env["mail.tracked.recipient"].search([("partner_id", "=", self.id)])
         rows = [["sent_date", "subject", "email", "state", "event", "event_date", "url", "network",
-                 "user_agent", "inferred"]]
+                 "user_agent", "inferred", "source"]]
         for recipient in recipients:
             base = [recipient.sent_date, recipient.subject or "", recipient.email, recipient.state]
-            rows.append(base + ["sent", recipient.sent_date, "", "", "", ""])
+            rows.append(base + ["sent", recipient.sent_date, "", "", "", "", ""])
             for event in recipient.event_ids.sorted(lambda e: (e.event_date, e.event_type != "open")):
                 rows.append(base + [event.event_type, event.event_date, event.url or "", event.ip or "",
-                                    event.user_agent or "", event.is_inferred])
+                                    event.user_agent or "", event.is_inferred, event.source])
         return rows
 
     # Logging (L2, L3)

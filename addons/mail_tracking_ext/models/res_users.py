@@ -148,6 +148,7 @@ class ResUsers(models.Model):
         # sudo: the author sees their own emails' engagement (P4), no need to check it row by row
         return self.env["mail.tracked.engagement"].sudo().search_count([
             ("author_id", "=", self.partner_id.id), ("kind", "!=", "sent"), ("date", ">", since),
+            ("is_counted", "=", True),
         ], limit=FEED_UNREAD_SHOWN + 1)
 
     @api.model

@@ -10,3 +10,4 @@ from . import test_i18n
 from . import test_logged_email_actions
 from . import test_access
 from . import test_demo_data
+from . import test_honest_numbers

@@ -6,6 +6,8 @@ from odoo.tests import HttpCase, new_test_user
 
 TOKEN_IN_PIXEL = re.compile(r'/email-tracking/open/([A-Za-z0-9_-]+)\.gif')
 CLICK_LINK = re.compile(r'href="[^"]*/email-tracking/click/([A-Za-z0-9_-]+)/([0-9a-f]+)"')
+# What the tests' requests say they are: a person's mail client (machines are told apart, A1).
+MAIL_CLIENT = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Thunderbird/128.3.0"
 # The smallest file a PDF reader accepts: an attachment of logged emails.
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -57,13 +59,27 @@ class TrackingCase(HttpCase):
             body=body, partner_ids=partners.ids, message_type="comment",
             subtype_xmlid="mail.mt_comment", **kwargs)
 
-    def outgoing(self, message):
-        """What each SMTP message of ``message`` will carry, per recipient email."""
+    def outgoing(self, message, delivered_ago=3600):
+        """What each SMTP message of ``message`` will carry, per recipient email;
+        its tracked copies count as delivered ``delivered_ago`` seconds ago (a
+        person needs time to read and click, A3)."""
         mails = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
-        return {
+        outgoing = {
             ", ".join(values["email_to_normalized"]): values
             for mail in mails for values in mail._prepare_outgoing_list()
         }
+        self.env.flush_all()
+        self.env.cr.execute("""
+            UPDATE mail_tracked_recipient SET sent_date = sent_date - make_interval(secs => %s)
+             WHERE message_id = %s""", (delivered_ago, message.id))
+        self.env.invalidate_all()
+        return outgoing
+
+    def url_open(self, url, data=None, files=None, timeout=12, headers=None, allow_redirects=True, head=False):
+        """As the recipients' mail clients open the tracked links and pixels."""
+        return super().url_open(url, data=data, files=files, timeout=timeout,
+                                headers={"User-Agent": MAIL_CLIENT, **(headers or {})},
+                                allow_redirects=allow_redirects, head=head)
 
     def tracked(self, messages):
         """The tracked copies of ``messages``."""

@@ -40,7 +40,7 @@ class TestEngagement(SentEmailCase):
         self.assertEqual(self.anna_tracking.state, "sent")
         self.assertEqual(self.anna_tracking.open_count, 0)
         self.assertEqual(self.anna_tracking.open_rate, 0)
-        self.assertEqual(self.anna_tracking.sudo().event_ids.mapped("is_sender"), [True])
+        self.assertEqual(self.anna_tracking.sudo().event_ids.mapped("source"), ["sender"])
         self.assertFalse(self.engagement_notifications(self.salesperson.partner_id))
         self.assertFalse(self.engagement_notifications((self.lead, "mail_tracking_ext")))
         # the author's own click neither: no "clicked", no inferred open

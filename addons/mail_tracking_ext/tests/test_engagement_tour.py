@@ -10,7 +10,7 @@ from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.websocket import WebsocketConnectionHandler
 from odoo.tests import TEST_CURSOR_COOKIE_NAME, tagged
 
-from .common import TrackingCase
+from .common import MAIL_CLIENT, TrackingCase
 
 
 @tagged("post_install", "-at_install")
@@ -64,13 +64,14 @@ class TestEngagementTour(TrackingCase):
             # no session cookie: only the one that routes the request to this test's transaction;
             # her open, not the author's (A2)
             requests.get(f"{self.base_url()}/email-tracking/open/{self.token}.gif",
-                         cookies={TEST_CURSOR_COOKIE_NAME: self.http_request_key}, timeout=30)
+                         cookies={TEST_CURSOR_COOKIE_NAME: self.http_request_key},
+                         headers={"User-Agent": MAIL_CLIENT}, timeout=30)
 
         with self.when_chatter_listens("mail_tracking_ext.test_engagement_tour", anna_opens):
             self.start_tour(f"/odoo/crm/{self.lead.id}", "mail_tracking_ext_engagement", login="mtx_sales")
         recipient = self.tracked(self.message)
         self.assertEqual(recipient.state, "opened")
-        self.assertFalse(recipient.sudo().event_ids.is_sender, "A2: the recipient's open, not the author's")
+        self.assertEqual(recipient.sudo().event_ids.source, "human", "A2: the recipient's open, not the author's")
         self.assertTrue(self.salesperson.mail_tracking_feed_seen)
 
     def test_n4_t10_an_email_that_leaves_untracked_loses_its_icons_live(self):

@@ -89,6 +89,15 @@ def append_to_body(body, snippet):
     return body + snippet
 
 
+def add_hidden_link(body, url):
+    """Insert the link no person sees (A3): not shown, not reachable with a
+    keyboard, not read by screen readers, and without any text, hidden or
+    not. Only a program following every link of an email follows it."""
+    return append_to_body(body, (
+        f'<a href="{url}" tabindex="-1" aria-hidden="true" style="display:none;" {NO_TRACK_ATTRIBUTE}=""></a>'
+    ))
+
+
 def add_open_pixel(body, pixel_url):
     """Insert the invisible 1x1 open pixel at the end of the visible body."""
     return append_to_body(body, (

@@ -36,7 +36,8 @@ export class MailTrackingPopover extends Component {
     }
 
     hiddenOpenCount(recipient) {
-        return Math.max((recipient.open_count || 0) - this.shownOpens(recipient).length, 0);
+        const shown = this.shownOpens(recipient).filter((open) => open.counted !== false).length;
+        return Math.max((recipient.open_count || 0) - shown, 0);
     }
 
     shownClicks(recipient) {
@@ -44,6 +45,7 @@ export class MailTrackingPopover extends Component {
     }
 
     hiddenClickCount(recipient) {
-        return Math.max((recipient.click_count || 0) - this.shownClicks(recipient).length, 0);
+        const shown = this.shownClicks(recipient).filter((click) => click.counted !== false).length;
+        return Math.max((recipient.click_count || 0) - shown, 0);
     }
 }
