@@ -20,6 +20,23 @@ BODY = (
 )
 
 
+# The link of each tracked email that no person sees (A3): only programs follow it
+HIDDEN_LINK = re.compile(r'<a href="([^"]+)" tabindex="-1" aria-hidden="true"')
+
+
+def visible_links(body):
+    """``CLICK.findall(body)`` of the links a person sees in a delivered body."""
+    hidden = set(HIDDEN_LINK.findall(body))
+    return [match for match in CLICK.findall(body) if match[0] not in hidden]
+
+
+def delivered_ago(db, message_id, seconds=3600):
+    """The tracked copies of ``message_id`` were accepted by the SMTP server
+    ``seconds`` ago: a person had time to read (a click sooner is a program's, A3)."""
+    rt.query(db, """UPDATE mail_tracked_recipient SET sent_date = sent_date - make_interval(secs => %s)
+                     WHERE message_id = %s""", (seconds, message_id))
+
+
 def html_part(message):
     return message.get_body(preferencelist=("html",)).get_content()
 

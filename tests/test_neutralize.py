@@ -5,7 +5,7 @@ import requests
 
 from devtools import odoo_runtime as rt
 
-from e2e_crm import CLICK, PIXEL, crm_on, html_part, tracking_of
+from e2e_crm import CLICK, PIXEL, crm_on, delivered_ago, html_part, tracking_of
 
 
 def test_r9_a_neutralized_copy_answers_no_production_tracking_link(new_db):
@@ -16,6 +16,7 @@ def test_r9_a_neutralized_copy_answers_no_production_tracking_link(new_db):
         message_id = sales.post(lead, [anna])
         body = html_part(catcher.wait_for(1)[0])
         pixel, click = PIXEL.search(body).group(1), CLICK.search(body).group(1)
+        delivered_ago(db, message_id)
         assert requests.get(click, allow_redirects=False, timeout=10).status_code == 302, "production works"
     events_before = rt.query(db, "SELECT count(*) FROM mail_tracked_event")[0][0]
     rc, log = rt.run_odoo(db, subcommand="neutralize", http_port=None)

@@ -34,7 +34,7 @@ class MailTrackedEngagement(models.Model):
     url = fields.Char("Link", readonly=True)
     is_inferred = fields.Boolean(
         "Inferred", readonly=True, help="An open deduced from a click or a reply: images were blocked.")
-    event_id = fields.Many2one("mail.tracked.event", "Event", readonly=True)
+    event_id = fields.Many2one("mail.tracked.event", readonly=True)
     source = fields.Selection(related="event_id.source", string="Who")
     source_reason = fields.Char(related="event_id.source_reason", string="Why")
     is_counted = fields.Boolean(

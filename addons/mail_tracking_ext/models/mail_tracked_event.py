@@ -273,6 +273,8 @@ class MailTrackedEvent(models.Model):
             # what this network did just before was the scanner's too: statuses follow at once
             (self._revise_network(row["message_id"], request["ip"], request["now"], verdict)
              | recipient)._recompute_state()
+        if verdict.source in event_source.UNCOUNTED_MACHINES:
+            recipient._touched_by_machine()
         if not event_source.is_counted(event_type, verdict.source):
             # whoever has the record open sees the machine's event, greyed; nobody is notified
             if row["model"] and row["res_id"]:

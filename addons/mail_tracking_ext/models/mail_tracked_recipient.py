@@ -6,7 +6,7 @@ from odoo import api, fields, models, tools
 from odoo.osv import expression
 from odoo.tools import SQL
 
-from ..tools import message_id_of, token_digest
+from ..tools import event_source, message_id_of, token_digest
 
 # Reloads of the same pixel (or link) within this window notify nobody again (N1).
 NOTIFY_WINDOW = timedelta(minutes=10)
@@ -73,6 +73,10 @@ class MailTrackedRecipient(models.Model):
         "Open Rate (%)", compute="_compute_rates", store=True, aggregator="avg", readonly=True)
     click_rate = fields.Integer(
         "Click Rate (%)", compute="_compute_rates", store=True, aggregator="avg", readonly=True)
+    machine_rate = fields.Integer(
+        "Machine Activity (%)", readonly=True, default=0, aggregator="avg",
+        help="100 when a privacy proxy or a scanner fetched this email's pixel or followed its links: "
+             "their average is the share of emails that machines touched.")
     commercial_partner_id = fields.Many2one(
         related="partner_id.commercial_partner_id", store=True, index="btree_not_null", string="Company")
     lead_id = fields.Many2one(
@@ -208,8 +212,10 @@ class MailTrackedRecipient(models.Model):
         self.env.cr.execute(SQL("""
             UPDATE mail_tracked_recipient r
                SET state = %(state)s, first_open_date = c.first_open,
-                   open_rate = %(open_rate)s, click_rate = %(click_rate)s
+                   open_rate = %(open_rate)s, click_rate = %(click_rate)s,
+                   machine_rate = CASE WHEN c.machines THEN 100 ELSE 0 END
               FROM (SELECT copy.id,
+                           bool_or(e.source IN %(machines)s) IS TRUE AS machines,
                            bool_or(e.event_type = 'click' AND e.is_counted) IS TRUE AS clicked,
                            bool_or(e.event_type = 'open' AND e.is_counted) IS TRUE AS opened,
                            min(e.event_date) FILTER (WHERE e.event_type = 'open' AND e.is_counted) AS first_open
@@ -218,8 +224,16 @@ class MailTrackedRecipient(models.Model):
                      WHERE copy.id IN %(ids)s
                   GROUP BY copy.id) c
              WHERE r.id = c.id
-        """, state=state, open_rate=rate["open_rate"], click_rate=rate["click_rate"], ids=tuple(self.ids)))
-        self.invalidate_recordset(["state", "first_open_date", "open_rate", "click_rate"])
+        """, state=state, open_rate=rate["open_rate"], click_rate=rate["click_rate"], ids=tuple(self.ids),
+            machines=event_source.UNCOUNTED_MACHINES))
+        self.invalidate_recordset(["state", "first_open_date", "open_rate", "click_rate", "machine_rate"])
+
+    def _touched_by_machine(self):
+        """A privacy proxy or a scanner touched these copies (A1)."""
+        self.env.cr.execute(SQL(
+            "UPDATE mail_tracked_recipient SET machine_rate = 100 WHERE id IN %s AND machine_rate != 100",
+            tuple(self.ids)))
+        self.invalidate_recordset(["machine_rate"])
 
     # ------------------------------------------------------------
     # Telling the web clients: the chatters (N4) and the author (N1, N2)

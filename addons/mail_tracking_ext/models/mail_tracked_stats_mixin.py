@@ -15,6 +15,10 @@ class MailTrackedStatsMixin(models.AbstractModel):
     mail_tracked_open_rate = fields.Integer("Email Open Rate (%)", compute="_compute_mail_tracking_stats")
     mail_tracked_click_rate = fields.Integer("Email Click Rate (%)", compute="_compute_mail_tracking_stats")
     mail_tracked_last_open = fields.Datetime("Email Last Opened On", compute="_compute_mail_tracking_stats")
+    mail_tracked_machine_rate = fields.Integer(
+        "Email Machine Activity (%)", compute="_compute_mail_tracking_stats",
+        help="Share of the tracked emails that a privacy proxy or a scanner touched: their opens and clicks "
+             "count for nothing.")
 
     def _mail_tracking_stats_field(self):
         raise NotImplementedError
@@ -32,18 +36,20 @@ class MailTrackedStatsMixin(models.AbstractModel):
             record.mail_tracked_open_rate = record_stats.get("open_rate", 0)
             record.mail_tracked_click_rate = record_stats.get("click_rate", 0)
             record.mail_tracked_last_open = record_stats.get("last_open", False)
+            record.mail_tracked_machine_rate = record_stats.get("machine_rate", 0)
 
     @api.model
     def _mail_tracking_stats(self, field_name, ids):
-        """``{id: {count, open_rate, click_rate, last_open}}`` of the tracked
+        """``{id: {count, open_rate, click_rate, machine_rate, last_open}}`` of the tracked
         emails the user may see whose ``field_name`` is one of ``ids``, in two
         grouped queries whatever the number of ids."""
         Recipient = self.env["mail.tracked.recipient"]
         stats = {
-            record.id: {"count": count, "open_rate": round(open_rate or 0),
-                        "click_rate": round(click_rate or 0), "last_open": False}
-            for record, count, open_rate, click_rate in Recipient._read_group(
-                [(field_name, "in", ids)], [field_name], ["__count", "open_rate:avg", "click_rate:avg"])
+            record.id: {"count": count, "open_rate": round(open_rate or 0), "click_rate": round(click_rate or 0),
+                        "machine_rate": round(machine_rate or 0), "last_open": False}
+            for record, count, open_rate, click_rate, machine_rate in Recipient._read_group(
+                [(field_name, "in", ids)], [field_name],
+                ["__count", "open_rate:avg", "click_rate:avg", "machine_rate:avg"])
         }
         if stats:
             # each email's latest open from the (recipient_id, event_date) index, not every open (X3)
@@ -72,6 +78,9 @@ class MailTrackedStatsMixin(models.AbstractModel):
 
     def action_view_mail_clicked_emails(self):
         return self._mail_tracked_emails_action(search_default="clicked")
+
+    def action_view_mail_machine_emails(self):
+        return self._mail_tracked_emails_action(search_default="machine_activity")
 
     def _mail_tracked_emails_action(self, search_default=None):
         self.ensure_one()

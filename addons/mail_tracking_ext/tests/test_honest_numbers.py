@@ -65,6 +65,12 @@ class TestHonestNumbers(SentEmailCase):
             [("recipient_id", "=", self.anna_tracking.id), ("kind", "!=", "sent")])
         self.assertEqual(feed.mapped("is_counted"), [False, False], "listed in the feed, greyed")
         self.assertFalse(self.salesperson._mail_tracking_feed_unread() > 1, "only the sent line is unread")
+        lead = self.lead.with_user(self.salesperson)
+        self.assertEqual((lead.mail_tracked_open_rate, lead.mail_tracked_machine_rate), (0, 50),
+                         "a machine touched one of the two copies")
+        action = lead.action_view_mail_machine_emails()
+        self.assertEqual(self.env["mail.tracked.recipient"].search(action["domain"] + [("machine_rate", "=", 100)]),
+                         self.anna_tracking)
 
     def test_a1_a_person_counts_and_is_notified(self):
         self.open_pixel()
@@ -87,6 +93,13 @@ class TestHonestNumbers(SentEmailCase):
         self.assertEqual(anna["open_count"], 0)
         self.assertFalse(anna["opens"][0]["counted"])
         self.assertIn("Apple Mail Privacy Protection", anna["opens"][0]["reason"])
+
+    def test_a1_machines_are_greyed_in_the_chatter_and_the_feed(self):
+        """A1 in the browser, as the salesperson: Apple's proxy and a link preview
+        leave the icons empty, the popover and the feed list them greyed, with why."""
+        self.open_pixel(headers=APPLE_MPP)
+        self.click_link(headers={"User-Agent": "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"})
+        self.start_tour(f"/odoo/crm/{self.lead.id}", "mail_tracking_ext_machine_events", login="mtx_sales")
 
     def test_a1_image_proxy_open_is_a_real_open(self):
         self.open_pixel(headers=GMAIL_PROXY)

@@ -22,6 +22,8 @@ SOURCES = ("human", "privacy_proxy", "image_proxy", "scanner", "sender", "unknow
 # of a reader who opened the email: a real open, without location.
 COUNTED_SOURCES = {"open": ("human", "image_proxy"), "click": ("human",)}
 MACHINE_SOURCES = ("privacy_proxy", "image_proxy", "scanner")
+# The machines whose events count for nothing: what "machine activity" means in statistics.
+UNCOUNTED_MACHINES = ("privacy_proxy", "scanner")
 
 # A person needs more than this to receive, open, read and click an email: a
 # click sooner after delivery is a machine's, unless a person's open came
