@@ -264,6 +264,27 @@ def scene_store(server, browser, lang):
         phone.close()
 
 
+def scene_machines(server, browser, lang):
+    """Machines' opens and clicks, greyed with their reason (A1): an email only Apple's
+    privacy proxy fetched (open unknown), a gateway's click beside a person's open, the feed."""
+    session = Session(server, browser, "demo", lang)
+    page = session.page
+    try:
+        for xmlid, name in (("crm_case_19", "machines_apple_popover"), ("crm_case_18", "machines_gateway_popover")):
+            lead = server.rpc("ir.model.data", "search_read", [("module", "=", "crm"), ("name", "=", xmlid)],
+                              ["res_id"])[0]["res_id"]
+            session.open(f"/odoo/crm/{lead}", ready=".o-mail-Chatter .o-mail-TrackingStatus")
+            page.locator(".o-mail-TrackingStatus").first.hover()
+            page.wait_for_selector(".o-mail-TrackingPopover-recipient")
+            session.shot(name)
+        page.click(".o-mail-TrackingFeedSystray button")
+        page.wait_for_selector(".o_action_manager .o_view_controller")
+        page.wait_for_timeout(800)
+        session.shot("machines_feed")
+    finally:
+        session.close()
+
+
 def scene_store_page(server, browser, lang):
     """The store's icon, from its SVG, and a picture of the rendered index.html for review."""
     if lang != "en_US":
@@ -290,6 +311,7 @@ SCENES = {
     "associations": scene_associations,
     "import": scene_import,
     "expired_link": scene_expired_link,
+    "machines": scene_machines,
 }
 
 

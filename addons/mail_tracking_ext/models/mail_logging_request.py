@@ -12,6 +12,7 @@ from odoo.tools import email_normalize, html2plaintext, plaintext2html
 from odoo.tools.mail import decode_message_header, email_split_tuples
 from odoo.tools.translate import LazyTranslate
 
+from ..tools import event_source
 from ..tools.authentication_results import check_sender
 from ..tools.forwarded_email import attached_original, parse_inline_forward, strip_forward_prefix
 
@@ -112,12 +113,7 @@ class MailLoggingRequest(models.Model):
         answers an email it cannot route: never an automatic, bulk or mailing-list
         email (loops, backscatter)."""
         self.ensure_one()
-        automatic = (
-            (message.get("Auto-Submitted") or "no").strip().lower() != "no"
-            or (message.get("Precedence") or "").strip().lower() in ("bulk", "list", "junk")
-            or message.get("List-Id")
-            or (message.get("Return-Path") or "").strip() == "<>"
-        )
+        automatic = event_source.is_automatic(message)
         # a sender who could not be authenticated may be forged: answering would write to a stranger
         if automatic or not self.sender_authenticated or not email_normalize(self.email_from or ""):
             return

@@ -321,24 +321,31 @@ class MailMessage(models.Model):
             # machine's events are listed too, greyed with their reason, and never counted (A1)
             self.env.cr.execute("""
                 SELECT e.recipient_id, e.event_type, e.id, e.event_date, e.is_inferred, e.url, e.total,
-                       e.is_counted, e.source, e.source_rule, e.source_detail, e.delivery_delay, e.privacy_proxy
+                       e.is_counted, e.source, e.source_rule, e.source_detail, e.delivery_delay, e.privacy_proxy,
+                       e.last_counted
                   FROM (SELECT id, recipient_id, event_type, event_date, is_inferred, url, is_counted,
                                source, source_rule, source_detail, delivery_delay,
                                row_number() OVER (PARTITION BY recipient_id, event_type
                                                       ORDER BY event_date DESC, id DESC) AS rank,
                                count(*) FILTER (WHERE is_counted)
                                         OVER (PARTITION BY recipient_id, event_type) AS total,
-                               bool_or(source = 'privacy_proxy') OVER (PARTITION BY recipient_id) AS privacy_proxy
+                               bool_or(source = 'privacy_proxy') OVER (PARTITION BY recipient_id) AS privacy_proxy,
+                               max(event_date) FILTER (WHERE is_counted)
+                                   OVER (PARTITION BY recipient_id, event_type) AS last_counted
                           FROM mail_tracked_event
                          WHERE recipient_id = ANY(%(ids)s) AND source != 'sender') e
                  WHERE e.rank <= %(limit)s
               ORDER BY e.event_date, e.id
             """, {"ids": recipients.ids, "limit": events_per_type})
             for (recipient_id, event_type, event_id, date, inferred, url, total, counted, source, rule, detail,
-                 delay, privacy_proxy) in self.env.cr.fetchall():
+                 delay, privacy_proxy, last_counted) in self.env.cr.fetchall():
                 history = per_recipient[recipient_id]
                 history[event_type] = total
-                if privacy_proxy and source == "privacy_proxy":
+                if event_type == "open":
+                    history["last_open"] = last_counted
+                if privacy_proxy and not history["privacy_proxy"]:
+                    history["privacy_proxy"] = True
+                if source == "privacy_proxy":
                     history["privacy_proxy"] = detail or True
                 event = {"id": event_id, "date": date, "counted": bool(counted), "source": source,
                          "reason": Event._source_reason(rule, detail, delay) if not counted else ""}
@@ -349,7 +356,6 @@ class MailMessage(models.Model):
         status = {message.id: [] for message in self}
         for recipient in recipients:
             history = per_recipient[recipient.id]
-            counted_opens = [event for event in history["opens"] if event["counted"]]
             status[recipient.message_id.id].append({
                 "id": recipient.id,
                 "partner_id": recipient.partner_id.id,
@@ -364,7 +370,7 @@ class MailMessage(models.Model):
                     if str(history["privacy_proxy"]).startswith("Apple") else self.env._("Delivered (open unknown)")),
                 "sent_date": recipient.sent_date,
                 "first_open_date": recipient.first_open_date,
-                "last_open_date": counted_opens[-1]["date"] if counted_opens else False,
+                "last_open_date": history.get("last_open") or False,
                 "open_count": history["open"],
                 "click_count": history["click"],
                 "opens": history["opens"],

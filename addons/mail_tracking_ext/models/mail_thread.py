@@ -1,5 +1,7 @@
 from odoo import models
 
+from ..tools import event_source
+
 TRACKING_SWITCHES = ("track_opens", "track_clicks")
 LOGGING_SWITCH = "log_email"
 # Records a composer chose to log an email on, as [(model, id)] (L2).
@@ -91,7 +93,8 @@ class MailThread(models.AbstractModel):
             thread_id = self._log_routed_email(message, message_dict, route)
         if others or not routes:
             thread_id = super()._message_route_process(message, message_dict, others)
-        self.env["mail.tracked.recipient"].sudo()._record_reply(message_dict)
+        if not event_source.is_automatic(message):  # an out-of-office answer is no reply (L9)
+            self.env["mail.tracked.recipient"].sudo()._record_reply(message_dict)
         return thread_id
 
     def _log_routed_email(self, message, message_dict, route):

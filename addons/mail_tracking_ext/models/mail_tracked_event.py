@@ -53,6 +53,7 @@ class MailTrackedEvent(models.Model):
         ("honeypot", "Hidden link"),
         ("burst", "Burst of links"),
         ("early", "Too soon after delivery"),
+        ("unmasked", "Known program"),
         ("author", "Author's session"),
         ("reply", "Reply"),
         ("legacy", "Before classification"),
@@ -100,6 +101,7 @@ class MailTrackedEvent(models.Model):
                                 count=detail or "?"),
             "early": self.env._("%(delay)s after delivery, before any open: sooner than a person reads",
                                 delay=after or "?"),
+            "unmasked": self.env._("Its network showed itself a program on this email moments before"),
             "author": self.env._("The author, logged in to Odoo in the same browser"),
             "reply": self.env._("Deduced from a reply"),
             "legacy": self.env._("Recorded before opens and clicks were classified"),
@@ -196,7 +198,7 @@ class MailTrackedEvent(models.Model):
         """The networks of the company's own mail gateway, set in Settings:
         what comes from them is a machine's."""
         value = self.env["ir.config_parameter"].sudo().get_param("mail_tracking_ext.own_networks") or ""
-        return event_source.NetworkSet(value.replace(",", " ").split())
+        return event_source.NetworkSet(value.replace(",", " ").split(), strict=False)
 
     @api.model
     def _insert_event(self, request, event_type):
@@ -227,6 +229,13 @@ class MailTrackedEvent(models.Model):
         request's network followed within seconds. Callers add conditions
         after its WHERE."""
         same_url = SQL("AND e.url = %s", url) if url else SQL()
+        # a network that showed itself a program on this copy stays one for a while
+        unmasked = SQL("""
+            EXISTS (SELECT FROM mail_tracked_event e
+                     WHERE e.recipient_id = r.id AND e.ip = %(ip)s AND e.event_date >= %(since)s
+                       AND e.source_rule IN %(revealing)s)
+        """, ip=request["ip"], since=request["now"] - event_source.revision_window(),
+            revealing=event_source.REVEALING_RULES) if request["ip"] else SQL("false")
         # a gateway checks each recipient's copy of an email: all its links at once
         burst_links = SQL("""
             (SELECT count(DISTINCT e.url) FROM mail_tracked_event e
@@ -246,13 +255,14 @@ class MailTrackedEvent(models.Model):
                      WHERE e.recipient_id = r.id AND e.event_type = %(event_type)s AND e.is_counted
                            %(same_url)s
                   ORDER BY e.event_date DESC LIMIT 1) AS previous_date,
-                   %(burst_links)s AS burst_links
+                   %(burst_links)s AS burst_links,
+                   %(unmasked)s AS unmasked
               FROM mail_tracked_recipient r
               JOIN mail_message m ON m.id = r.message_id
          LEFT JOIN res_partner p ON p.id = r.partner_id
              WHERE r.token_digest = %(digest)s
         """, url=url or SQL("NULL"), session_uid=request["session_uid"], event_type=event_type,
-            same_url=same_url, burst_links=burst_links, digest=request["digest"])
+            same_url=same_url, burst_links=burst_links, unmasked=unmasked, digest=request["digest"])
 
     @api.model
     def _recorded(self, row, event_type, request):
@@ -266,13 +276,13 @@ class MailTrackedEvent(models.Model):
         reading = (request["now"] - row["first_open_date"]).total_seconds() if row["first_open_date"] else None
         verdict = event_source.judge(
             event_type, request["listed"], delay=delay, burst_links=row["burst_links"], reading=reading,
-            honeypot=event_type == "click" and row["url"] == "")
+            honeypot=event_type == "click" and row["url"] == "", unmasked=row["unmasked"])
         if verdict != (request["listed"] or event_source.HUMAN):
             self.browse(row["event_id"])._classify(verdict, event_type)
         if verdict.rule in event_source.REVEALING_RULES:
             # what this network did just before was the scanner's too: statuses follow at once
-            (self._revise_network(row["message_id"], request["ip"], request["now"], verdict)
-             | recipient)._recompute_state()
+            self._revise_network(recipient, request["ip"], request["now"], verdict)
+            recipient._recompute_state()
         if verdict.source in event_source.UNCOUNTED_MACHINES:
             recipient._touched_by_machine()
         if not event_source.is_counted(event_type, verdict.source):
@@ -295,22 +305,18 @@ class MailTrackedEvent(models.Model):
         self.invalidate_recordset(["source", "source_rule", "source_detail", "is_counted"])
 
     @api.model
-    def _revise_network(self, message_id, ip, now, verdict):
-        """A scanner revealed itself on email ``message_id`` from network
-        ``ip``: its events of the last seconds that were taken for a person's
-        (or for nothing) are its own too. Returns the recipients they belong to."""
+    def _revise_network(self, recipient, ip, now, verdict):
+        """A program revealed itself on ``recipient``'s copy from network ``ip``:
+        its events of the last seconds there, taken for a person's (or for
+        nothing), are its own too. One copy only: behind a proxy that hides
+        the clients' addresses, every copy would share one network."""
         if not ip:
-            return self.env["mail.tracked.recipient"]
+            return
         self.env.cr.execute(SQL("""
-            UPDATE mail_tracked_event e
+            UPDATE mail_tracked_event
                SET source = 'scanner', source_rule = %(rule)s, source_detail = %(detail)s, is_counted = false
-              FROM mail_tracked_recipient r
-             WHERE r.id = e.recipient_id AND r.message_id = %(message)s AND e.ip = %(ip)s
-               AND e.event_date >= %(since)s AND e.source IN ('human', 'unknown')
-         RETURNING e.recipient_id
-        """, rule=verdict.rule, detail=verdict.detail or None, message=message_id, ip=ip,
+             WHERE recipient_id = %(recipient)s AND ip = %(ip)s AND event_date >= %(since)s
+               AND source IN ('human', 'unknown')
+        """, rule=verdict.rule, detail=verdict.detail or None, recipient=recipient.id, ip=ip,
             since=now - event_source.revision_window()))
-        revised = self.env["mail.tracked.recipient"].browse(
-            {recipient_id for (recipient_id,) in self.env.cr.fetchall()})
         self.invalidate_model(["source", "source_rule", "source_detail", "is_counted"])
-        return revised

@@ -1,3 +1,4 @@
+import logging
 from datetime import timedelta
 
 import psycopg2.errors
@@ -7,6 +8,8 @@ from odoo.osv import expression
 from odoo.tools import SQL
 
 from ..tools import event_source, message_id_of, token_digest
+
+_logger = logging.getLogger(__name__)
 
 # Reloads of the same pixel (or link) within this window notify nobody again (N1).
 NOTIFY_WINDOW = timedelta(minutes=10)
@@ -193,7 +196,18 @@ class MailTrackedRecipient(models.Model):
                     rule="reply" if evidence == "reply" else "person"), log_exceptions=False)
                 return cr.fetchone()[0]
         except psycopg2.errors.SerializationFailure:
+            # another transaction wrote the row since this one began: usually the winner of
+            # the same race, who did this step; else (a machine's event on the copy) the step
+            # is done once this transaction committed, in a transaction of its own
+            self.env.cr.postcommit.add(lambda: self._advance_after_commit(evidence, date, ip, user_agent))
             return None
+
+    def _advance_after_commit(self, evidence, date, ip, user_agent):
+        try:
+            with self.pool.cursor() as cr:
+                self.with_env(self.env(cr=cr))._advance(evidence, date, ip, user_agent)
+        except Exception:  # noqa: BLE001 - the request is answered: log, never fail it
+            _logger.exception("Tracked copy %s: could not move it on after a concurrent update", self.id)
 
     def _recompute_state(self):
         """Derive these recipients' state again from their counted events, after
@@ -211,7 +225,7 @@ class MailTrackedRecipient(models.Model):
         }
         self.env.cr.execute(SQL("""
             UPDATE mail_tracked_recipient r
-               SET state = %(state)s, first_open_date = c.first_open,
+               SET state = %(state)s, first_open_date = COALESCE(c.first_open, r.replied_date),
                    open_rate = %(open_rate)s, click_rate = %(click_rate)s,
                    machine_rate = CASE WHEN c.machines THEN 100 ELSE 0 END
               FROM (SELECT copy.id,

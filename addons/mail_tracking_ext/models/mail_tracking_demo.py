@@ -74,7 +74,7 @@ class MailTrackingDemo(models.AbstractModel):
                                 (sent, message.id))
             if not token:
                 continue
-            refs = list(message.sudo().tracked_links or {})
+            refs = [ref for ref, url in (message.sudo().tracked_links or {}).items() if url]  # not the hidden one
             for event, hours_ago, (ip, user_agent) in events:
                 if event == "open":
                     Recorder._record_open(token, ip, user_agent)

@@ -63,10 +63,18 @@ class NetworkSet:
     """IPv4 and IPv6 networks, looked up by prefix: a few set lookups whatever
     their number."""
 
-    def __init__(self, cidrs=()):
+    def __init__(self, cidrs=(), strict=True):
+        """``strict``: a value that is not a network raises ValueError; else it
+        is left out (a setting typed elsewhere than in Settings must not stop
+        the tracking routes)."""
         self._by_prefix = {}  # (version, prefix length) -> {network address as int}
         for cidr in cidrs:
-            network = ipaddress.ip_network(cidr.strip(), strict=False)
+            try:
+                network = ipaddress.ip_network(cidr.strip(), strict=False)
+            except ValueError:
+                if strict:
+                    raise
+                continue
             self._by_prefix.setdefault((network.version, network.prefixlen), set()).add(
                 int(network.network_address))
 
@@ -135,10 +143,12 @@ def catalog():
 
 
 def parse_address(address):
+    """The client address, IPv4-mapped IPv6 addresses as IPv4; None when unparsable."""
     try:
-        return ipaddress.ip_address((address or "").strip())
+        address = ipaddress.ip_address((address or "").strip())
     except ValueError:
         return None
+    return (address.version == 6 and address.ipv4_mapped) or address
 
 
 def listed_source(event_type, address, user_agent, own_networks=None):
@@ -157,7 +167,7 @@ def listed_source(event_type, address, user_agent, own_networks=None):
     return None
 
 
-def judge(event_type, listed, *, delay, burst_links=0, reading=None, honeypot=False):
+def judge(event_type, listed, *, delay, burst_links=0, reading=None, honeypot=False, unmasked=False):
     """The verdict on an event in its email's story.
 
     ``listed``: :func:`listed_source`'s verdict; ``delay``: seconds since the
@@ -165,11 +175,14 @@ def judge(event_type, listed, *, delay, burst_links=0, reading=None, honeypot=Fa
     different links of the copy this network followed within
     ``BURST_SECONDS``, this one included; ``reading``: seconds since a
     person's first open of this copy (None: no open); ``honeypot``: the
-    request followed the hidden link."""
+    request followed the hidden link; ``unmasked``: the same network showed
+    itself a program on this copy within ``REVISION_SECONDS``."""
     if honeypot:
         return Verdict("scanner", "honeypot")
     if listed:
         return listed
+    if unmasked:
+        return Verdict("scanner", "unmasked")
     if event_type == "click" and burst_links >= BURST_LINKS:
         return Verdict("scanner", "burst", str(burst_links))
     if (event_type == "click" and delay is not None and delay < EARLIEST_HUMAN_CLICK
@@ -192,3 +205,15 @@ def revision_window():
 
 def is_counted(event_type, source):
     return source in COUNTED_SOURCES[event_type]
+
+
+def is_automatic(message):
+    """Whether ``message`` (an :class:`email.message.Message`) was sent by a
+    program: an out-of-office answer, a list, a bounce (RFC 3834)."""
+    return bool(
+        (message.get("Auto-Submitted") or "no").strip().lower() != "no"
+        or message.get("X-Autoreply") or message.get("X-Autorespond")
+        or (message.get("Precedence") or "").strip().lower() in ("bulk", "list", "junk", "auto_reply")
+        or message.get("List-Id")
+        or (message.get("Return-Path") or "").strip() == "<>"
+    )
