@@ -115,8 +115,10 @@ class MailTrackingDemo(models.AbstractModel):
     def _backdate_last_event(self, message, date):
         """The event just recorded happened at ``date``, and so did the state it brought."""
         self.env.cr.execute("""
-            UPDATE mail_tracked_event SET event_date = %(date)s
-             WHERE id IN (SELECT e.id FROM mail_tracked_event e
+            UPDATE mail_tracked_event e SET event_date = %(date)s,
+                   delivery_delay = GREATEST(0, EXTRACT(EPOCH FROM %(date)s - r.sent_date))::integer
+              FROM mail_tracked_recipient r
+             WHERE r.id = e.recipient_id AND e.id IN (SELECT e.id FROM mail_tracked_event e
                             JOIN mail_tracked_recipient r ON r.id = e.recipient_id
                            WHERE r.message_id = %(message)s ORDER BY e.id DESC LIMIT 2)
                AND event_date > %(date)s
