@@ -142,12 +142,13 @@ class MailTrackedRecipient(models.Model):
     # The state machine: sent -> opened -> clicked, never back (T6, T8, L9)
     # ------------------------------------------------------------
 
-    def _advance(self, evidence, date, ip=None, user_agent=None):
+    def _advance(self, evidence, date, ip=None, user_agent=None, event_id=None):
         """Move this recipient forward after an ``evidence`` ("open", "click" or
         "reply") recorded at ``date``: to "clicked" after a click, else to
         "opened"; a reply also dates the recipient's first reply. A click or a
         reply proves the email was read: when no open was recorded, they add
         one, flagged inferred. Returns the inferred open's id, if any.
+        ``event_id``: the evidence's event, when it is one.
 
         It runs in the caller's transaction, after the evidence was recorded,
         so a state never exists without its event. Scanners follow every link
@@ -199,13 +200,18 @@ class MailTrackedRecipient(models.Model):
             # another transaction wrote the row since this one began: usually the winner of
             # the same race, who did this step; else (a machine's event on the copy) the step
             # is done once this transaction committed, in a transaction of its own
-            self.env.cr.postcommit.add(lambda: self._advance_after_commit(evidence, date, ip, user_agent))
+            self.env.cr.postcommit.add(lambda: self._advance_after_commit(evidence, date, ip, user_agent, event_id))
             return None
 
-    def _advance_after_commit(self, evidence, date, ip, user_agent):
+    def _advance_after_commit(self, evidence, date, ip, user_agent, event_id):
         try:
             with self.pool.cursor() as cr:
-                self.with_env(self.env(cr=cr))._advance(evidence, date, ip, user_agent)
+                if event_id:
+                    # meanwhile the event may have turned out to be a program's (A3)
+                    cr.execute(SQL("SELECT is_counted FROM mail_tracked_event WHERE id = %s", event_id))
+                    if not (cr.fetchone() or [False])[0]:
+                        return
+                self.with_env(self.env(cr=cr))._advance(evidence, date, ip, user_agent, event_id)
         except Exception:  # noqa: BLE001 - the request is answered: log, never fail it
             _logger.exception("Tracked copy %s: could not move it on after a concurrent update", self.id)
 

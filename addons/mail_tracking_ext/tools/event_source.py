@@ -35,6 +35,9 @@ READING_SECONDS = 3
 BURST_SECONDS = 10
 # ...this many of them at least (different links), are a scanner's.
 BURST_LINKS = 3
+# Requests sent at the same instant do not see each other's events: a person's click
+# this soon after delivery is judged again once committed, beside what came with it.
+RECHECK_SECONDS = 600
 # When a burst or the hidden link reveals a scanner, its events on the email from
 # the same network within this many seconds before are re-classified with it.
 REVISION_SECONDS = 60
