@@ -49,7 +49,7 @@ class MailTrackedRecipient(models.Model):
     email = fields.Char("Sent To", readonly=True)
     is_aggregate = fields.Boolean(
         "Anonymous Measurement", readonly=True,
-        help="One pixel shared by the recipients who are not tracked individually (P1): "
+        help="One pixel shared by the recipients who are not tracked individually: "
              "it counts opens, never who opened.")
     token_digest = fields.Char(readonly=True, index=True, copy=False, groups="base.group_system")
     subject = fields.Char(related="message_id.subject")
@@ -65,7 +65,7 @@ class MailTrackedRecipient(models.Model):
     first_open_date = fields.Datetime("First Opened On", readonly=True)
     replied_date = fields.Datetime(
         "Replied On", readonly=True, index="btree_not_null",
-        help="First reply of this recipient, matched by In-Reply-To/References (L9).")
+        help="First reply of this recipient, matched by In-Reply-To/References.")
     last_open_date = fields.Datetime("Last Opened On", compute="_compute_engagement")
     open_count = fields.Integer("Opens", compute="_compute_engagement")
     click_count = fields.Integer("Clicks", compute="_compute_engagement")

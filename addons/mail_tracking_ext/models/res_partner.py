@@ -77,7 +77,7 @@ class ResPartner(models.Model):
     # Logging (L2, L3)
     is_non_marketing = fields.Boolean(
         "Non-Marketing Contact",
-        help="Created from a logged email: keep this contact out of marketing campaigns (L3).")
+        help="Created from a logged email: keep this contact out of marketing campaigns.")
 
     @api.model_create_multi
     def create(self, vals_list):
