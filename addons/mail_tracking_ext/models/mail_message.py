@@ -329,7 +329,8 @@ class MailMessage(models.Model):
                                                       ORDER BY event_date DESC, id DESC) AS rank,
                                count(*) FILTER (WHERE is_counted)
                                         OVER (PARTITION BY recipient_id, event_type) AS total,
-                               bool_or(source = 'privacy_proxy') OVER (PARTITION BY recipient_id) AS privacy_proxy,
+                               max(source_detail) FILTER (WHERE source = 'privacy_proxy')
+                                   OVER (PARTITION BY recipient_id) AS privacy_proxy,
                                max(event_date) FILTER (WHERE is_counted)
                                    OVER (PARTITION BY recipient_id, event_type) AS last_counted
                           FROM mail_tracked_event
@@ -343,10 +344,7 @@ class MailMessage(models.Model):
                 history[event_type] = total
                 if event_type == "open":
                     history["last_open"] = last_counted
-                if privacy_proxy and not history["privacy_proxy"]:
-                    history["privacy_proxy"] = True
-                if source == "privacy_proxy":
-                    history["privacy_proxy"] = detail or True
+                history["privacy_proxy"] = privacy_proxy  # the proxy's name, when one fetched its images
                 event = {"id": event_id, "date": date, "counted": bool(counted), "source": source,
                          "reason": Event._source_reason(rule, detail, delay) if not counted else ""}
                 if event_type == "open":
@@ -367,7 +365,7 @@ class MailMessage(models.Model):
                 # only a privacy proxy fetched its images: delivered, nobody knows whether it was read
                 "open_unknown": recipient.state == "sent" and bool(history["privacy_proxy"]) and (
                     self.env._("Delivered to Apple Mail (open unknown)")
-                    if str(history["privacy_proxy"]).startswith("Apple") else self.env._("Delivered (open unknown)")),
+                    if history["privacy_proxy"].startswith("Apple") else self.env._("Delivered (open unknown)")),
                 "sent_date": recipient.sent_date,
                 "first_open_date": recipient.first_open_date,
                 "last_open_date": history.get("last_open") or False,

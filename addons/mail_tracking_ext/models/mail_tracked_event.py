@@ -238,14 +238,14 @@ class MailTrackedEvent(models.Model):
             EXISTS (SELECT FROM mail_tracked_event e
                      WHERE e.recipient_id = r.id AND e.ip = %(ip)s AND e.event_date >= %(since)s
                        AND e.source_rule IN %(revealing)s)
-        """, ip=request["ip"], since=request["now"] - event_source.revision_window(),
+        """, ip=request["ip"], since=request["now"] - event_source.REVISION_WINDOW,
             revealing=event_source.REVEALING_RULES) if request["ip"] else SQL("false")
         # a gateway checks each recipient's copy of an email: all its links at once
         burst_links = SQL("""
             (SELECT count(DISTINCT e.url) FROM mail_tracked_event e
               WHERE e.recipient_id = r.id AND e.event_type = 'click' AND e.ip = %(ip)s
                 AND e.event_date > %(since)s AND e.url IS DISTINCT FROM %(url)s) + 1
-        """, ip=request["ip"], since=request["now"] - event_source.burst_window(), url=url) \
+        """, ip=request["ip"], since=request["now"] - event_source.BURST_WINDOW, url=url) \
             if event_type == "click" and request["ip"] else SQL("1")
         return SQL("""
             SELECT r.id, r.state, r.first_open_date, r.message_id, r.partner_id, r.email, r.is_aggregate,
@@ -314,8 +314,8 @@ class MailTrackedEvent(models.Model):
                       FROM mail_tracked_event
                      WHERE recipient_id = %(recipient)s AND event_type = 'click' AND ip = %(ip)s
                        AND event_date BETWEEN %(since)s AND %(until)s
-                """, recipient=row["id"], ip=ip, since=now - event_source.burst_window(),
-                    until=now + event_source.burst_window()))
+                """, recipient=row["id"], ip=ip, since=now - event_source.BURST_WINDOW,
+                    until=now + event_source.BURST_WINDOW))
                 links, hidden = cr.fetchone()
                 if not hidden and (links or 0) < event_source.BURST_LINKS:
                     return
@@ -353,5 +353,5 @@ class MailTrackedEvent(models.Model):
              WHERE recipient_id = %(recipient)s AND ip = %(ip)s AND event_date >= %(since)s
                AND source IN ('human', 'unknown')
         """, rule=verdict.rule, detail=verdict.detail or None, recipient=recipient.id, ip=ip,
-            since=now - event_source.revision_window()))
+            since=now - event_source.REVISION_WINDOW))
         self.invalidate_model(["source", "source_rule", "source_detail", "is_counted"])

@@ -41,6 +41,8 @@ RECHECK_SECONDS = 600
 # When a burst or the hidden link reveals a scanner, its events on the email from
 # the same network within this many seconds before are re-classified with it.
 REVISION_SECONDS = 60
+BURST_WINDOW = timedelta(seconds=BURST_SECONDS)
+REVISION_WINDOW = timedelta(seconds=REVISION_SECONDS)
 
 SOURCES_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
                             "event_sources.json")
@@ -196,14 +198,6 @@ def judge(event_type, listed, *, delay, burst_links=0, reading=None, honeypot=Fa
 
 # Rules that unmask a program: what its network did on the email just before is its own too.
 REVEALING_RULES = ("honeypot", "burst", "early")
-
-
-def burst_window():
-    return timedelta(seconds=BURST_SECONDS)
-
-
-def revision_window():
-    return timedelta(seconds=REVISION_SECONDS)
 
 
 def is_counted(event_type, source):
