@@ -8,7 +8,7 @@ VENV_PYTHON := .venv/$(ODOO_VERSION)/bin/python
 # the project's environment, with a PostgreSQL server (the machine's, or the project's own)
 IN_ENV := $(VENV_PYTHON) -m devtools.postgres $(VENV_PYTHON)
 
-.PHONY: bootstrap run test lint dist readme i18n screenshots bench bench-a1 bench-x1 bench-x2 bench-x3 bench-rewrite bench-send
+.PHONY: bootstrap run edge test lint dist readme i18n screenshots bench bench-a1 bench-x1 bench-x2 bench-x3 bench-rewrite bench-send
 
 ## bootstrap: Debian packages, Odoo's verified source, .venv/$(ODOO_VERSION) (idempotent)
 bootstrap:
@@ -18,6 +18,11 @@ bootstrap:
 ##      make run ARGS=--workers=2   (prefork with the gevent worker, as in production)
 run: bootstrap
 	@$(IN_ENV) scripts/run.py $(ARGS)
+
+## edge: the standalone tracking edge (gunicorn, no Odoo) on http://127.0.0.1:8070/email-tracking/,
+##       against the database of make run; e.g. make edge ARGS="--workers 4 --bind 0.0.0.0:8070"
+edge: bootstrap
+	@$(IN_ENV) scripts/edge.py $(ARGS)
 
 ## test: the addon's Odoo tests (pytest-odoo) + the end-to-end suite; last line "N passed, N failed"
 test: bootstrap

@@ -326,6 +326,8 @@ class OdooServer:
     >>> server.stop()
     """
 
+    health_path = "/web/health"
+
     def __init__(self, db, http_port=None, workers=0, smtp_port=None, extra_oca=False,
                  log_level="warn", extra_args=(), log_file=None, host="127.0.0.1", env=None):
         self.db = db
@@ -370,7 +372,7 @@ class OdooServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"odoo-bin exited with code {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(self.url + "/web/health", timeout=2) as resp:
+                with urllib.request.urlopen(self.url + self.health_path, timeout=2) as resp:
                     if resp.status == 200:
                         return self
             except (urllib.error.URLError, ConnectionError, OSError):
@@ -434,3 +436,33 @@ class OdooServer:
         """``execute_kw(model, method, args, kwargs)`` as ``login``."""
         uid = self.login(login, password)
         return self.jsonrpc("object", "execute_kw", self.db, uid, password, model, method, list(args), kwargs)
+
+
+# -- the standalone tracking edge ------------------------------------------------
+
+def edge_command(db, bind, workers=2, proxies=0):
+    """gunicorn serving the addon's tracking edge (tools/edge.py) for ``db``, and its environment."""
+    addon_dir = os.path.join(REPO_ADDONS, MODULE)
+    command = [sys.executable, "-m", "gunicorn", "--chdir", addon_dir, "--workers", str(workers),
+               "--bind", bind, "--access-logfile", "-" if os.environ.get("MTX_EDGE_ACCESS_LOG") else "/dev/null",
+               "tools.edge:application"]
+    params = db_params()
+    env = {"MAIL_TRACKING_EDGE_DATABASE": db, "MAIL_TRACKING_EDGE_PROXIES": str(proxies),
+           "PGHOST": params["host"], "PGPORT": str(params["port"]),
+           **({"PGUSER": params["user"]} if params["user"] else {}),
+           **({"PGPASSWORD": params["password"]} if params["password"] else {})}
+    return command, env
+
+
+class EdgeServer(OdooServer):
+    """The tracking edge under gunicorn, started and stopped as :class:`OdooServer`."""
+
+    health_path = "/email-tracking/open/health.gif"  # the pixel, whatever the token: a query answered
+
+    def __init__(self, db, workers=2, http_port=None, proxies=0, host="127.0.0.1", log_file=None):
+        super().__init__(db, http_port=http_port, host=host, log_file=log_file)
+        self.edge_workers = workers
+        self._command, self.env = edge_command(db, f"{host}:{self.http_port}", workers, proxies)
+
+    def command(self):
+        return self._command

@@ -6,11 +6,17 @@ that ``ir.mail_server`` never opens an SMTP connection from a test and the test 
 knows its test. Odoo's runner sets it to the test (before its class is set up) and clears
 it at the end.
 
+pytest-odoo imports the addons' test modules, and so the addons, before Odoo loads the
+registry: Odoo's loader then finds them imported and skips their ``post_load`` hooks (the
+tracking fast path is installed by one). They are called here once collected, as Odoo's
+loader calls them after importing an addon.
+
 pytest-odoo imports ``odoo.tests`` before any test runs, which Odoo logs as an ERROR meant
 for business code importing the test framework in production: that one record is dropped.
 """
 
 import logging
+import sys
 
 import pytest
 
@@ -35,3 +41,11 @@ def pytest_runtest_teardown(item, nextitem):
 
     if nextitem is None:
         module.current_test = False
+
+
+def pytest_collection_finish(session):
+    from odoo.modules.module import get_manifest  # noqa: PLC0415
+
+    for name in [name for name in sys.modules if name.count(".") == 2 and name.startswith("odoo.addons.")]:
+        if hook := get_manifest(name.rsplit(".", 1)[1]).get("post_load"):
+            getattr(sys.modules[name], hook)()

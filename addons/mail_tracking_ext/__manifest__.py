@@ -8,6 +8,7 @@
     "license": "LGPL-3",
     "images": ["static/description/screenshot_chatter.png"],
     "depends": ["mail", "crm"],
+    "post_load": "post_load",
     "data": [
         "security/ir.model.access.csv",
         "security/mail_tracking_security.xml",

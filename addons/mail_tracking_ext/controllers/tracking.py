@@ -1,19 +1,17 @@
-import base64
-
 import werkzeug.utils
 from markupsafe import Markup
 
 from odoo import http
 from odoo.http import request
 
-# The smallest transparent 1x1 GIF.
-PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-NO_STORE = [("Cache-Control", "no-store, max-age=0"), ("Pragma", "no-cache")]
+from ..tools.tracking_http import NO_STORE, PIXEL_GIF
 
 
 class MailTrackingController(http.Controller):
     """The routes a tracked email's pixel and links lead to: thin adapters over
-    the recorder, ``mail.tracked.event`` (models/mail_tracked_event.py)."""
+    the recorder, through ``mail.tracked.event`` (models/mail_tracked_event.py).
+    Most requests are answered before they reach these routes, by the fast
+    path (controllers/fast_path.py); these take what it leaves."""
 
     @http.route("/email-tracking/open/<path:token>.gif", type="http", auth="none",
                 methods=["GET", "HEAD"], csrf=False, save_session=False, readonly=False)

@@ -1,6 +1,6 @@
 from odoo import models
 
-from .mail_tracked_recipient import MAIL_TRACKING_BUS_SUBCHANNEL
+from ..tools.recorder import BUS_SUBCHANNEL as MAIL_TRACKING_BUS_SUBCHANNEL
 
 # A chatter asks for "mail_tracking_ext.thread/<model>/<id>" (N4).
 THREAD_CHANNEL_PREFIX = "mail_tracking_ext.thread/"

@@ -1,25 +1,21 @@
 import logging
-import re
-from functools import partial
 
-from odoo import api, fields, models, tools
-from odoo.tools import SQL
+from odoo import SUPERUSER_ID, api, fields, models
+from odoo.modules.registry import Registry
 
-from ..tools import event_source, token_digest, truncate_ip
-from ..tools.html import LINK_REF_LENGTH
+from ..tools import event_source
+from ..tools.recorder import Recorder
 
 _logger = logging.getLogger(__name__)
-
-USER_AGENT_MAX_LENGTH = 512
-LINK_REF = re.compile(rf"[0-9a-f]{{{LINK_REF_LENGTH}}}")
 
 
 class MailTrackedEvent(models.Model):
     """An open or a click of a tracked email, never edited once recorded.
 
-    This model is also the recorder: the public routes hand it what a request
-    says (token, network, browser) and it records the event in one statement,
-    then lets the recipient advance and tell the web clients."""
+    The public routes hand what a request says (token, network, browser) to
+    the recorder through ``_record_open`` and ``_record_click``: it records the
+    event in one statement, then lets the recipient advance and tells the web
+    clients (tools/recorder.py, shared with the fast path and the edge)."""
     _name = "mail.tracked.event"
     _inherit = ["mail.tracked.visibility.mixin"]
     _description = "Tracked Email Event"
@@ -140,218 +136,55 @@ class MailTrackedEvent(models.Model):
     # ------------------------------------------------------------
 
     @api.model
+    def _recorder(self):
+        """The recorder of opens and clicks (tools/recorder.py) in this
+        environment's transaction."""
+        self.env.flush_all()  # its statements read and write the tables directly
+        return Recorder(self.env.cr, OdooHost(self.env.cr, self.env))
+
+    @api.model
     def _record_open(self, token, ip=None, user_agent=None, session_uid=None):
-        """Record an open of the email copy carrying ``token`` from the client
-        address ``ip`` (full: it is truncated for storage). ``session_uid`` is
-        the Odoo user logged in in the browser that loaded the pixel: when it
-        is the email's author, the open is theirs, kept apart and never counted
-        nor notified. Nothing is written for an unknown token, an email sent
-        without open tracking or a contact who withdrew."""
-        request = self._request_values(token, ip, user_agent, session_uid, "open")
-        if not request["digest"]:
-            return
-        self.env.cr.execute(SQL("""
-            WITH recipient AS (%(row)s AND m.track_opens AND p.do_not_track IS NOT TRUE),
-            event AS (%(insert)s FROM recipient RETURNING id)
-            SELECT recipient.*, event.id AS event_id FROM recipient, event
-        """, row=self._engagement_row(request, "open"), insert=self._insert_event(request, "open")))
-        row = self.env.cr.dictfetchone()
-        if row and not row["is_sender"]:
-            self._recorded(row, "open", request)
+        """Record an open of the email copy carrying ``token`` (see
+        ``Recorder.record_open``): from the client address ``ip``, by the Odoo
+        user ``session_uid`` logged in in the browser that loaded the pixel."""
+        self._recorder().record_open(token, ip, user_agent, session_uid)
+        self.env.invalidate_all()
 
     @api.model
     def _record_click(self, token, ref, ip=None, user_agent=None, record=True, session_uid=None):
         """Return the original URL of link ``ref`` of the email copy carrying
-        ``token`` ("" for the hidden link no person sees), or None when the
-        email has no such link; record the click unless ``record`` is false (a
-        HEAD request). When the copy's tracking is gone the link still leads to
-        its URL, without recording anything."""
-        request = self._request_values(token, ip, user_agent, session_uid, "click")
-        if not request["digest"] or not LINK_REF.fullmatch(ref or ""):
-            return None
-        url = SQL("m.tracked_links ->> %s", ref)
-        self.env.cr.execute(SQL("""
-            WITH target AS (%(row)s AND m.tracked_links ? %(ref)s),
-            click AS (%(insert)s FROM target
-                       WHERE %(record)s AND track_clicks AND do_not_track IS NOT TRUE RETURNING id)
-            SELECT target.*, (SELECT id FROM click) AS event_id FROM target
-        """, row=self._engagement_row(request, "click", url), ref=ref, record=record,
-            insert=self._insert_event(request, "click")))
-        row = self.env.cr.dictfetchone()
-        if not row:
-            return self.env["mail.tracked.recipient"]._link_of_email(token, ref)
-        if row["event_id"] and not row["is_sender"]:
-            self._recorded(row, "click", request)
-        return row["url"]
+        ``token`` ("" for the hidden link, None for no such link) and record the
+        click unless ``record`` is false (see ``Recorder.record_click``)."""
+        url = self._recorder().record_click(token, ref, ip, user_agent, record, session_uid)
+        self.env.invalidate_all()
+        return url
 
-    @api.model
-    def _request_values(self, token, ip, user_agent, session_uid, event_type):
-        user_agent = (user_agent or "").replace("\x00", "")[:USER_AGENT_MAX_LENGTH] or None
-        return {
-            "digest": token_digest(token),
-            "now": fields.Datetime.now(),
-            "ip": truncate_ip(ip),
-            "user_agent": user_agent,
-            "session_uid": session_uid,
-            # what the request shows alone, from the full address; its story is judged after
-            "listed": event_source.listed_source(event_type, ip, user_agent, self._own_networks()),
-        }
 
-    @tools.ormcache()
-    def _own_networks(self):
-        """The networks of the company's own mail gateway, set in Settings:
-        what comes from them is a machine's."""
-        value = self.env["ir.config_parameter"].sudo().get_param("mail_tracking_ext.own_networks") or ""
-        return event_source.NetworkSet(value.replace(",", " ").split(), strict=False)
+class OdooHost:
+    """The recorder's host in an Odoo process, on the Odoo cursor ``cr``:
+    later transactions come from the registry's pool, the web clients are told
+    through ``bus.bus`` in the environment ``env`` (made when a message is
+    sent, for the fast path, which has none)."""
 
-    @api.model
-    def _insert_event(self, request, event_type):
-        """The INSERT of the request's event, from a row of ``_engagement_row``
-        (callers add FROM and WHERE): the author's own, or what the request
-        shows alone until its story is judged (``_recorded``)."""
-        verdict = request["listed"] or event_source.HUMAN
-        counted = event_source.is_counted(event_type, verdict.source)
-        return SQL("""
-            INSERT INTO mail_tracked_event
-                   (recipient_id, author_id, url, event_type, event_date, ip, user_agent, is_inferred,
-                    source, source_rule, source_detail, is_counted, delivery_delay)
-            SELECT id, author_id, url, %(event_type)s, %(now)s, %(ip)s, %(user_agent)s, false,
-                   CASE WHEN is_sender THEN 'sender' ELSE %(source)s END,
-                   CASE WHEN is_sender THEN 'author' ELSE %(rule)s END,
-                   %(detail)s, %(counted)s AND NOT is_sender,
-                   GREATEST(0, EXTRACT(EPOCH FROM %(now)s - sent_date))::integer
-        """, event_type=event_type, now=request["now"], ip=request["ip"], user_agent=request["user_agent"],
-            source=verdict.source, rule=verdict.rule, detail=verdict.detail or None, counted=counted)
+    def __init__(self, cr, env=None):
+        self.cr = cr
+        self.dbname = cr.dbname
+        self._env = env
 
-    @api.model
-    def _engagement_row(self, request, event_type, url=None):
-        """The SELECT of the tracked copy named by the request's token, with
-        what the recorder and the live updates need: its recipient ``r``,
-        email ``m`` and contact ``p``, whether the browser is the author's, the
-        date of the previous counted event like this one (the notification
-        window) and, for judging the event, how many links of this copy the
-        request's network followed within seconds. Callers add conditions
-        after its WHERE."""
-        same_url = SQL("AND e.url = %s", url) if url else SQL()
-        # a network that showed itself a program on this copy stays one for a while
-        unmasked = SQL("""
-            EXISTS (SELECT FROM mail_tracked_event e
-                     WHERE e.recipient_id = r.id AND e.ip = %(ip)s AND e.event_date >= %(since)s
-                       AND e.source_rule IN %(revealing)s)
-        """, ip=request["ip"], since=request["now"] - event_source.REVISION_WINDOW,
-            revealing=event_source.REVEALING_RULES) if request["ip"] else SQL("false")
-        # a gateway checks each recipient's copy of an email: all its links at once
-        burst_links = SQL("""
-            (SELECT count(DISTINCT e.url) FROM mail_tracked_event e
-              WHERE e.recipient_id = r.id AND e.event_type = 'click' AND e.ip = %(ip)s
-                AND e.event_date > %(since)s AND e.url IS DISTINCT FROM %(url)s) + 1
-        """, ip=request["ip"], since=request["now"] - event_source.BURST_WINDOW, url=url) \
-            if event_type == "click" and request["ip"] else SQL("1")
-        return SQL("""
-            SELECT r.id, r.state, r.first_open_date, r.message_id, r.partner_id, r.email, r.is_aggregate,
-                   r.sent_date, p.name AS partner_name, p.do_not_track, m.author_id, m.model, m.res_id,
-                   m.track_clicks, COALESCE(m.subject, m.record_name) AS subject, %(url)s AS url,
-                   EXISTS (SELECT FROM res_users u
-                            WHERE u.id = %(session_uid)s AND u.partner_id = m.author_id) AS is_sender,
-                   (SELECT bool_or(u.mail_tracking_notify) FROM res_users u
-                     WHERE u.partner_id = m.author_id AND u.active AND NOT u.share) AS author_notify,
-                   (SELECT e.event_date FROM mail_tracked_event e
-                     WHERE e.recipient_id = r.id AND e.event_type = %(event_type)s AND e.is_counted
-                           %(same_url)s
-                  ORDER BY e.event_date DESC LIMIT 1) AS previous_date,
-                   %(burst_links)s AS burst_links,
-                   %(unmasked)s AS unmasked
-              FROM mail_tracked_recipient r
-              JOIN mail_message m ON m.id = r.message_id
-         LEFT JOIN res_partner p ON p.id = r.partner_id
-             WHERE r.token_digest = %(digest)s
-        """, url=url or SQL("NULL"), session_uid=request["session_uid"], event_type=event_type,
-            same_url=same_url, burst_links=burst_links, unmasked=unmasked, digest=request["digest"])
+    def after_commit(self, task):
+        dbname = self.dbname
 
-    @api.model
-    def _recorded(self, row, event_type, request):
-        """After an event of a recipient was recorded from ``row``: judge it in
-        its email's story (A1, A3), re-classify the events of a scanner it
-        reveals, then advance the recipient and tell the web clients. Only a
-        person's opens and clicks move the recipient and notify the author."""
-        Recipient = self.env["mail.tracked.recipient"]
-        recipient = Recipient.browse(row["id"])
-        delay = (request["now"] - row["sent_date"]).total_seconds() if row["sent_date"] else None
-        reading = (request["now"] - row["first_open_date"]).total_seconds() if row["first_open_date"] else None
-        verdict = event_source.judge(
-            event_type, request["listed"], delay=delay, burst_links=row["burst_links"], reading=reading,
-            honeypot=event_type == "click" and row["url"] == "", unmasked=row["unmasked"])
-        if verdict != (request["listed"] or event_source.HUMAN):
-            self.browse(row["event_id"])._classify(verdict, event_type)
-        if verdict.rule in event_source.REVEALING_RULES:
-            # what this network did just before was the scanner's too: statuses follow at once
-            self._revise_network(recipient, request["ip"], request["now"], verdict)
-            recipient._recompute_state()
-        if verdict.source in event_source.UNCOUNTED_MACHINES:
-            recipient._touched_by_machine()
-        if not event_source.is_counted(event_type, verdict.source):
-            # whoever has the record open sees the machine's event, greyed; nobody is notified
-            if row["model"] and row["res_id"]:
-                Recipient._push_refresh(row["model"], row["res_id"], row["message_id"])
-            return
-        if event_type == "click" and request["ip"] and delay is not None and delay < event_source.RECHECK_SECONDS:
-            self.env.cr.postcommit.add(partial(self._recheck_after_commit, row, request["ip"], request["now"]))
-        if row["state"] != "clicked" and (event_type == "click" or row["state"] == "sent"):
-            recipient._advance(event_type, request["now"], request["ip"], request["user_agent"], row["event_id"])
-        recipient._notify_engagement(row, event_type, request["now"])
+        def run():
+            try:
+                with Registry(dbname).cursor() as cr:
+                    task(Recorder(cr, OdooHost(cr)))
+            except Exception:  # noqa: BLE001 - the request is answered: log, never fail it
+                _logger.exception("Email tracking: could not finish a recording after its commit")
 
-    def _recheck_after_commit(self, row, ip, now):
-        """Judge a person's click again once committed: a program that follows
-        every link of a copy at the same instant sends requests that do not
-        see each other's events. Whatever came from the click's network on
-        the copy within seconds, committed by now, may reveal the burst or the
-        hidden link; then it is all re-classified, as within a request."""
-        try:
-            with self.pool.cursor() as cr:
-                env = self.env(cr=cr)
-                cr.execute(SQL("""
-                    SELECT count(DISTINCT url) FILTER (WHERE url != ''), bool_or(url = '')
-                      FROM mail_tracked_event
-                     WHERE recipient_id = %(recipient)s AND event_type = 'click' AND ip = %(ip)s
-                       AND event_date BETWEEN %(since)s AND %(until)s
-                """, recipient=row["id"], ip=ip, since=now - event_source.BURST_WINDOW,
-                    until=now + event_source.BURST_WINDOW))
-                links, hidden = cr.fetchone()
-                if not hidden and (links or 0) < event_source.BURST_LINKS:
-                    return
-                verdict = event_source.Verdict("scanner", "honeypot") if hidden else \
-                    event_source.Verdict("scanner", "burst", str(links))
-                recipient = env["mail.tracked.recipient"].browse(row["id"])
-                env["mail.tracked.event"]._revise_network(recipient, ip, now, verdict)
-                recipient._recompute_state()
-                if row["model"] and row["res_id"]:
-                    recipient._push_refresh(row["model"], row["res_id"], row["message_id"])
-        except Exception:  # noqa: BLE001 - the request is answered: log, never fail it
-            _logger.exception("Tracked copy %s: could not judge its clicks again", row["id"])
+        self.cr.postcommit.add(run)
 
-    def _classify(self, verdict, event_type):
-        """Give this event ``verdict``."""
-        self.env.cr.execute(SQL("""
-            UPDATE mail_tracked_event
-               SET source = %(source)s, source_rule = %(rule)s, source_detail = %(detail)s, is_counted = %(counted)s
-             WHERE id IN %(ids)s
-        """, source=verdict.source, rule=verdict.rule, detail=verdict.detail or None,
-            counted=event_source.is_counted(event_type, verdict.source), ids=tuple(self.ids)))
-        self.invalidate_recordset(["source", "source_rule", "source_detail", "is_counted"])
-
-    @api.model
-    def _revise_network(self, recipient, ip, now, verdict):
-        """A program revealed itself on ``recipient``'s copy from network ``ip``:
-        its events of the last seconds there, taken for a person's (or for
-        nothing), are its own too. One copy only: behind a proxy that hides
-        the clients' addresses, every copy would share one network."""
-        if not ip:
-            return
-        self.env.cr.execute(SQL("""
-            UPDATE mail_tracked_event
-               SET source = 'scanner', source_rule = %(rule)s, source_detail = %(detail)s, is_counted = false
-             WHERE recipient_id = %(recipient)s AND ip = %(ip)s AND event_date >= %(since)s
-               AND source IN ('human', 'unknown')
-        """, rule=verdict.rule, detail=verdict.detail or None, recipient=recipient.id, ip=ip,
-            since=now - event_source.REVISION_WINDOW))
-        self.invalidate_model(["source", "source_rule", "source_detail", "is_counted"])
+    def send(self, notifications):
+        env = self._env or api.Environment(self.cr, SUPERUSER_ID, {})
+        bus = env["bus.bus"].sudo()
+        for channel, notification_type, payload in notifications:
+            bus._sendone(channel, notification_type, payload)

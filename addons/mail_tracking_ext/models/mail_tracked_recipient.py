@@ -1,24 +1,9 @@
-import logging
-from datetime import timedelta
-
-import psycopg2.errors
 
 from odoo import api, fields, models, tools
 from odoo.osv import expression
-from odoo.tools import SQL
 
-from ..tools import event_source, message_id_of, token_digest
-
-_logger = logging.getLogger(__name__)
-
-# Reloads of the same pixel (or link) within this window notify nobody again (N1).
-NOTIFY_WINDOW = timedelta(minutes=10)
-# Subchannel of a record that the chatters showing it listen to (N4).
-MAIL_TRACKING_BUS_SUBCHANNEL = "mail_tracking_ext"
-# The recipient's states in the order events move it, with the open and click rates
-# each stands for (0 or 100 per email, so that their average is a rate).
-STATE_RATES = {"sent": (0, 0), "opened": (100, 0), "clicked": (100, 100)}
-STATES = tuple(STATE_RATES)
+from ..tools import token_digest
+from ..tools.recorder import STATE_RATES
 
 
 class MailTrackedRecipient(models.Model):
@@ -124,136 +109,19 @@ class MailTrackedRecipient(models.Model):
     def _token_secret(self):
         return self.env["ir.config_parameter"].sudo().get_param("database.secret")
 
-    @api.model
-    def _link_of_email(self, token, ref):
-        """The original URL of link ``ref`` of the email that ``token``'s key
-        names, when the copy's tracking is gone (a contact erased, the
-        retention period, a delivery retried): the link still works, and
-        nothing is recorded. The URL comes from the email's own links (R2)."""
-        message_id = message_id_of(token, self._token_secret())
-        if not message_id:
-            return None
-        self.env.cr.execute(SQL("SELECT tracked_links ->> %(ref)s FROM mail_message WHERE id = %(id)s",
-                                ref=ref, id=message_id))
-        row = self.env.cr.fetchone()
-        return row and row[0]
-
     # ------------------------------------------------------------
     # The state machine: sent -> opened -> clicked, never back (T6, T8, L9)
     # ------------------------------------------------------------
 
     def _advance(self, evidence, date, ip=None, user_agent=None, event_id=None):
         """Move this recipient forward after an ``evidence`` ("open", "click" or
-        "reply") recorded at ``date``: to "clicked" after a click, else to
-        "opened"; a reply also dates the recipient's first reply. A click or a
-        reply proves the email was read: when no open was recorded, they add
-        one, flagged inferred. Returns the inferred open's id, if any.
-        ``event_id``: the evidence's event, when it is one.
-
-        It runs in the caller's transaction, after the evidence was recorded,
-        so a state never exists without its event. Scanners follow every link
-        at once and mail clients load pixels twice: simultaneous first events
-        of one recipient are the rule. They race for its row, and the REPEATABLE
-        READ transactions that lose may not update it after the winner did.
-        They need not: the winner advanced the state and inferred the open. The
-        losers give up this step under a savepoint and keep their events."""
+        "reply") recorded at ``date`` (see ``Recorder.advance``, the state
+        machine's one home). Returns the inferred open's id, if any."""
         self.ensure_one()
-        target = "clicked" if evidence == "click" else "opened"
-        cr = self.env.cr
-        try:
-            with cr.savepoint(flush=False):
-                # NO KEY UPDATE: the requests' event inserts hold KEY SHARE locks on the row
-                cr.execute(SQL("SELECT state FROM mail_tracked_recipient WHERE id = %s FOR NO KEY UPDATE",
-                               self.id), log_exceptions=False)
-                previous = cr.fetchone()
-                if not previous:
-                    return None
-                moves = STATES.index(previous[0]) < STATES.index(target)
-                if not moves and evidence != "reply":
-                    return None
-                open_rate, click_rate = STATE_RATES[target if moves else previous[0]]
-                cr.execute(SQL("""
-                    UPDATE mail_tracked_recipient
-                       SET state = %(state)s, open_rate = %(open_rate)s, click_rate = %(click_rate)s,
-                           first_open_date = CASE WHEN %(moves)s THEN COALESCE(first_open_date, %(date)s)
-                                                  ELSE first_open_date END,
-                           replied_date = CASE WHEN %(reply)s THEN COALESCE(replied_date, %(date)s)
-                                               ELSE replied_date END
-                     WHERE id = %(id)s
-                """, state=target if moves else previous[0], open_rate=open_rate, click_rate=click_rate,
-                    moves=moves, reply=evidence == "reply", date=date, id=self.id), log_exceptions=False)
-                self.invalidate_recordset(["state", "first_open_date", "replied_date", "open_rate", "click_rate"])
-                if previous[0] != "sent" or evidence == "open":
-                    return None
-                cr.execute(SQL("""
-                    INSERT INTO mail_tracked_event
-                           (recipient_id, author_id, event_type, event_date, ip, user_agent, is_inferred,
-                            source, source_rule, is_counted, delivery_delay)
-                    SELECT id, author_id, 'open', %(date)s, %(ip)s, %(user_agent)s, true,
-                           'human', %(rule)s, true, GREATEST(0, EXTRACT(EPOCH FROM %(date)s - sent_date))::integer
-                      FROM mail_tracked_recipient WHERE id = %(id)s
-                 RETURNING id
-                """, date=date, ip=ip, user_agent=user_agent, id=self.id,
-                    rule="reply" if evidence == "reply" else "person"), log_exceptions=False)
-                return cr.fetchone()[0]
-        except psycopg2.errors.SerializationFailure:
-            # another transaction wrote the row since this one began: usually the winner of
-            # the same race, who did this step; else (a machine's event on the copy) the step
-            # is done once this transaction committed, in a transaction of its own
-            self.env.cr.postcommit.add(lambda: self._advance_after_commit(evidence, date, ip, user_agent, event_id))
-            return None
-
-    def _advance_after_commit(self, evidence, date, ip, user_agent, event_id):
-        try:
-            with self.pool.cursor() as cr:
-                if event_id:
-                    # meanwhile the event may have turned out to be a program's (A3)
-                    cr.execute(SQL("SELECT is_counted FROM mail_tracked_event WHERE id = %s", event_id))
-                    if not (cr.fetchone() or [False])[0]:
-                        return
-                self.with_env(self.env(cr=cr))._advance(evidence, date, ip, user_agent, event_id)
-        except Exception:  # noqa: BLE001 - the request is answered: log, never fail it
-            _logger.exception("Tracked copy %s: could not move it on after a concurrent update", self.id)
-
-    def _recompute_state(self):
-        """Derive these recipients' state again from their counted events, after
-        some of them turned out to be a machine's (A3): a recipient whose only
-        "click" was a scanner's is back to what a person did, with its rates."""
-        if not self:
-            return
-        self.env["mail.tracked.event"].flush_model()
-        state = SQL("""CASE WHEN c.clicked THEN 'clicked'
-                            WHEN c.opened OR r.replied_date IS NOT NULL THEN 'opened' ELSE 'sent' END""")
-        rate = {
-            column: SQL("CASE %s END", SQL(" ").join(
-                SQL("WHEN %s = %s THEN %s", state, name, rates[index]) for name, rates in STATE_RATES.items()))
-            for index, column in enumerate(("open_rate", "click_rate"))
-        }
-        self.env.cr.execute(SQL("""
-            UPDATE mail_tracked_recipient r
-               SET state = %(state)s, first_open_date = COALESCE(c.first_open, r.replied_date),
-                   open_rate = %(open_rate)s, click_rate = %(click_rate)s,
-                   machine_rate = CASE WHEN c.machines THEN 100 ELSE 0 END
-              FROM (SELECT copy.id,
-                           bool_or(e.source IN %(machines)s) IS TRUE AS machines,
-                           bool_or(e.event_type = 'click' AND e.is_counted) IS TRUE AS clicked,
-                           bool_or(e.event_type = 'open' AND e.is_counted) IS TRUE AS opened,
-                           min(e.event_date) FILTER (WHERE e.event_type = 'open' AND e.is_counted) AS first_open
-                      FROM mail_tracked_recipient copy
-                 LEFT JOIN mail_tracked_event e ON e.recipient_id = copy.id
-                     WHERE copy.id IN %(ids)s
-                  GROUP BY copy.id) c
-             WHERE r.id = c.id
-        """, state=state, open_rate=rate["open_rate"], click_rate=rate["click_rate"], ids=tuple(self.ids),
-            machines=event_source.UNCOUNTED_MACHINES))
-        self.invalidate_recordset(["state", "first_open_date", "open_rate", "click_rate", "machine_rate"])
-
-    def _touched_by_machine(self):
-        """A privacy proxy or a scanner touched these copies (A1)."""
-        self.env.cr.execute(SQL(
-            "UPDATE mail_tracked_recipient SET machine_rate = 100 WHERE id IN %s AND machine_rate != 100",
-            tuple(self.ids)))
-        self.invalidate_recordset(["machine_rate"])
+        inferred = self.env["mail.tracked.event"]._recorder().advance(
+            self.id, evidence, date, ip, user_agent, event_id)
+        self.invalidate_recordset(["state", "first_open_date", "replied_date", "open_rate", "click_rate"])
+        return inferred
 
     # ------------------------------------------------------------
     # Telling the web clients: the chatters (N4) and the author (N1, N2)
@@ -261,44 +129,14 @@ class MailTrackedRecipient(models.Model):
 
     def _notify_engagement(self, row, evidence, date):
         """Tell the web clients that this recipient just opened, clicked or
-        replied, from ``row`` (see ``mail.tracked.event._engagement_row``),
-        without loading any record. Everyone who has the email's record open
-        is only told that its tracking changed, and fetches what they may see
-        (P4); the author also gets what their notification says, unless they
-        opted out. Reloads within ``NOTIFY_WINDOW`` tell nobody again."""
-        if row.get("previous_date") and row["previous_date"] > date - NOTIFY_WINDOW:
-            return
-        if row["model"] and row["res_id"]:
-            self._push_refresh(row["model"], row["res_id"], row["message_id"])
-        if row["author_id"]:
-            self.env["bus.bus"].sudo()._sendone(
-                self.env["res.partner"].browse(row["author_id"]), "mail_tracking_ext/engagement", {
-                    "message_id": row["message_id"],
-                    "refresh": True,
-                    "for_author": True,
-                    "notify": bool(row["author_notify"]) and evidence != "reply",
-                    "event": evidence,
-                    "url": row.get("url") or False,
-                    "recipient": {
-                        "name": row["partner_name"] or False,
-                        "email": row["email"] or False,
-                        "anonymous": not row["partner_id"],
-                        "aggregate": bool(row["is_aggregate"]),
-                    },
-                    "subject": row["subject"] or False,
-                    "model": row["model"] or False,
-                    "res_id": row["res_id"] or False,
-                })
+        replied, from ``row`` (see ``Recorder.notify_engagement``)."""
+        self.env["mail.tracked.event"]._recorder().notify_engagement(row, evidence, date)
 
     @api.model
     def _push_refresh(self, model, res_id, message_id):
         """Tell the chatters showing a record that one of its emails' tracking
-        changed. Whoever has the record open may not see that tracking (P4): they
-        only learn that it changed, and fetch what they may see."""
-        if model in self.env:
-            self.env["bus.bus"].sudo()._sendone(
-                (self.env[model].browse(res_id), MAIL_TRACKING_BUS_SUBCHANNEL),
-                "mail_tracking_ext/engagement", {"message_id": message_id, "refresh": True})
+        changed (see ``Recorder.push_refresh``)."""
+        self.env["mail.tracked.event"]._recorder().push_refresh(model, res_id, message_id)
 
     @api.model
     def _optout_contact(self, token):

@@ -1,0 +1,234 @@
+"""The standalone tracking edge: the tracking routes as a plain WSGI
+application (werkzeug and psycopg2, no Odoo), for sites whose opens and
+clicks outgrow one Odoo server.
+
+It records with the same recorder as Odoo (tools/recorder.py), in the same
+PostgreSQL database, and tells Odoo's web clients through Odoo's bus (rows of
+``bus_bus`` and a NOTIFY on the ``imbus`` channel of the ``postgres``
+database, as ``bus.bus`` does). It keeps nothing between requests but its
+connections: any number of edges run behind an ordinary load balancer, and
+a reverse proxy sends ``/email-tracking/open/`` and ``/email-tracking/click/``
+to them (README, "Tracking edge").
+
+Started with ``make edge`` (gunicorn, from this addon's directory:
+``gunicorn --chdir <addon> tools.edge:application``), configured through the
+environment:
+
+``MAIL_TRACKING_EDGE_DATABASE``  the Odoo database (required); the server and the
+                                 credentials come from libpq's variables (PGHOST,
+                                 PGPORT, PGUSER, PGPASSWORD, ...)
+``MAIL_TRACKING_EDGE_PROXIES``   how many proxies in front of the edge add
+                                 X-Forwarded-For (default 0: the peer is the client)
+``MAIL_TRACKING_EDGE_NOTIFY_DATABASE``  where Odoo's bus listens (default "postgres")
+``ODOO_NOTIFY_FUNCTION``         as for Odoo (default pg_notify)
+
+What it does not do: it cannot see whose Odoo session a browser holds, so the
+author's own opens from a browser logged in to Odoo on the same host count as
+anybody's (Odoo's routes tell them apart).
+"""
+import glob
+import json
+import logging
+import os
+import re
+
+import psycopg2
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
+
+from . import tracking_http
+from .recorder import Recorder
+
+_logger = logging.getLogger(__name__)
+
+ADDON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A database that does not answer within this time fails the request, fast (R4).
+CONNECT_TIMEOUT_SECONDS = 3
+STATEMENT_TIMEOUT_MS = 5000
+EXPIRED_TITLE = "This link has expired"
+EXPIRED_TEXT = ("The email that contained it was deleted by its sender, so we no longer know where it led. "
+                "If you still need it, please ask the sender.")
+
+
+def json_dump(value):
+    """As Odoo's bus writes its channels and messages."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+class EdgeHost:
+    """The recorder's host in the edge: what runs after the commit is kept
+    for the edge to run, the bus rows are written in the transaction and the
+    NOTIFY sent once it is committed."""
+
+    def __init__(self, cr, dbname):
+        self.cr = cr
+        self.dbname = dbname
+        self.tasks = []
+        self.channels = []
+
+    def after_commit(self, task):
+        self.tasks.append(task)
+
+    def send(self, notifications):
+        for channel, notification_type, payload in notifications:
+            self.cr.execute("""
+                INSERT INTO bus_bus (channel, message, create_date, write_date)
+                VALUES (%(channel)s, %(message)s, now() at time zone 'utc', now() at time zone 'utc')
+            """, {"channel": json_dump(channel),
+                  "message": json_dump({"type": notification_type, "payload": payload})})
+            if list(channel) not in self.channels:
+                self.channels.append(list(channel))
+
+
+def _po_translations(msgids):
+    """{language code: {msgid: msgstr}} of ``msgids`` in the addon's .po files."""
+    translations = {}
+    entry = re.compile(r'^msgid ((?:"(?:[^"\\]|\\.)*"\s*)+)msgstr ((?:"(?:[^"\\]|\\.)*"\s*)+)', re.MULTILINE)
+
+    def text(quoted):
+        return "".join(json.loads(part) for part in re.findall(r'"(?:[^"\\]|\\.)*"', quoted))
+
+    for path in glob.glob(os.path.join(ADDON_DIR, "i18n", "*.po")):
+        with open(path, encoding="utf-8") as file:
+            pairs = {text(msgid): text(msgstr) for msgid, msgstr in entry.findall(file.read())}
+        language = os.path.splitext(os.path.basename(path))[0].replace("_", "-")
+        translations[language] = {msgid: pairs[msgid] for msgid in msgids if pairs.get(msgid)}
+    return translations
+
+
+class Edge:
+    """The WSGI application; one database connection per process, made on
+    the first request and made again after the database went away."""
+
+    def __init__(self, dbname, proxies=0, notify_dbname="postgres", notify_function="pg_notify"):
+        self.dbname = dbname
+        self.notify_dbname = notify_dbname
+        self.notify_function = notify_function
+        self.proxies = proxies
+        self._connection = None
+        self._notify_connection = None
+        self._expired = _po_translations([EXPIRED_TITLE, EXPIRED_TEXT])
+
+    @classmethod
+    def from_environment(cls, environ=None):
+        environ = os.environ if environ is None else environ
+        dbname = environ.get("MAIL_TRACKING_EDGE_DATABASE")
+        if not dbname:
+            raise RuntimeError("Set MAIL_TRACKING_EDGE_DATABASE to the Odoo database the edge records into.")
+        return cls(dbname, proxies=int(environ.get("MAIL_TRACKING_EDGE_PROXIES") or 0),
+                   notify_dbname=environ.get("MAIL_TRACKING_EDGE_NOTIFY_DATABASE") or "postgres",
+                   notify_function=environ.get("ODOO_NOTIFY_FUNCTION") or "pg_notify")
+
+    def _connect(self, dbname):
+        return psycopg2.connect(dbname=dbname, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                                application_name="mail_tracking_edge")
+
+    def connection(self):
+        if self._connection is None or self._connection.closed:
+            self._connection = self._connect(self.dbname)
+        return self._connection
+
+    def __call__(self, environ, start_response):
+        if self.proxies:
+            environ = dict(environ)
+            ProxyFix(lambda _environ, _start_response: [], x_for=self.proxies)(
+                environ, lambda _status, _headers: None)
+        return self.respond(environ)(environ, start_response)
+
+    def respond(self, environ):
+        path = environ.get("PATH_INFO") or ""
+        asked = tracking_http.tracking_request(environ)
+        if not asked:
+            if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+                return Response("Method Not Allowed", status=405, headers=[("Allow", "GET, HEAD")])
+            if path.startswith("/email-tracking/open/") and path.endswith(".gif"):
+                return tracking_http.pixel()  # whatever the token (R3)
+            return self.expired_page(environ)
+        try:
+            response = self.record(asked, environ)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+            _logger.warning("Tracking edge: database unavailable (%s)", error)
+            self._drop_connection()
+            return Response("Service Unavailable", status=503, headers=[("Retry-After", "5"), *tracking_http.NO_STORE])
+        return response or self.expired_page(environ)
+
+    def record(self, asked, environ):
+        connection = self.connection()
+        try:
+            with connection.cursor() as cr:
+                host = EdgeHost(cr, self.dbname)
+                response = tracking_http.answer(Recorder(cr, host), *asked, environ, environ.get("REMOTE_ADDR"))
+            connection.commit()
+        except Exception:
+            if not connection.closed:
+                connection.rollback()
+            raise
+        self._after_commit(host)
+        return response
+
+    def _after_commit(self, host, depth=0):
+        """What the transaction left for after its commit: the bus's NOTIFY and
+        the later steps of the recorder, each in a transaction of its own."""
+        try:
+            self._notify(host.channels)
+            for task in host.tasks:
+                connection = self.connection()
+                with connection.cursor() as cr:
+                    later = EdgeHost(cr, self.dbname)
+                    task(Recorder(cr, later))
+                connection.commit()
+                if depth < 2:
+                    self._after_commit(later, depth + 1)
+        except Exception:  # noqa: BLE001 - the request is recorded: log, never fail it
+            _logger.exception("Tracking edge: could not finish a recording after its commit")
+            self._drop_connection()
+
+    def _notify(self, channels):
+        if not channels:
+            return
+        if self._notify_connection is None or self._notify_connection.closed:
+            self._notify_connection = self._connect(self.notify_dbname)
+            self._notify_connection.autocommit = True
+        with self._notify_connection.cursor() as cr:
+            cr.execute(f"SELECT {self.notify_function}('imbus', %s)", (json_dump(channels),))
+
+    def _drop_connection(self):
+        for connection in (self._connection, self._notify_connection):
+            if connection is not None and not connection.closed:
+                connection.close()
+        self._connection = self._notify_connection = None
+
+    def expired_page(self, environ):
+        """A link that leads nowhere any more, said in the visitor's language."""
+        accept = parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE"), LanguageAccept)
+        language = accept.best_match(list(self._expired), default="en")
+        texts = self._expired.get(language, {})
+        title, text = texts.get(EXPIRED_TITLE, EXPIRED_TITLE), texts.get(EXPIRED_TEXT, EXPIRED_TEXT)
+        page = (f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8"/>'
+                '<meta name="viewport" content="width=device-width, initial-scale=1"/>'
+                f'<meta name="robots" content="noindex"/><title>{_escape(title)}</title></head>'
+                '<body style="font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:12vh auto;padding:2rem">'
+                f'<h1 style="font-size:1.25rem">{_escape(title)}</h1><p>{_escape(text)}</p></body></html>')
+        return Response(page, status=404, headers=[("Content-Type", "text/html; charset=utf-8"),
+                                                   *tracking_http.NO_STORE])
+
+
+def _escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class _LazyApplication:
+    """The edge configured from the environment, made in each worker process."""
+
+    _edge = None
+
+    def __call__(self, environ, start_response):
+        if self._edge is None:
+            type(self)._edge = Edge.from_environment()
+        return self._edge(environ, start_response)
+
+
+application = _LazyApplication()

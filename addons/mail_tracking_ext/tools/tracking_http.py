@@ -1,0 +1,72 @@
+"""The tracking routes at the WSGI level, without Odoo: what a request of a
+pixel or a link asks and what it is answered. The fast path in front of Odoo
+(controllers/fast_path.py) and the standalone edge (tools/edge.py) both
+answer with it; Odoo's own routes (controllers/tracking.py) answer the same.
+
+Only well-formed requests are taken here; anything else (another method, a
+malformed token, a link whose email is gone, a visitor logged in to Odoo) is
+left to Odoo's routes, which refuse or explain it.
+"""
+import base64
+import re
+
+import werkzeug.utils
+from werkzeug.wrappers import Response
+
+from .html import LINK_REF_LENGTH
+from .token import MAX_TOKEN_LENGTH
+
+# The smallest transparent 1x1 GIF.
+PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_STORE = [("Cache-Control", "no-store, max-age=0"), ("Pragma", "no-cache")]
+PREFIX = "/email-tracking/"
+_TOKEN = rf"[A-Za-z0-9_-]{{1,{MAX_TOKEN_LENGTH}}}"
+OPEN_PATH = re.compile(rf"/email-tracking/open/({_TOKEN})\.gif")
+CLICK_PATH = re.compile(rf"/email-tracking/click/({_TOKEN})/([0-9a-f]{{{LINK_REF_LENGTH}}})")
+# Odoo's session cookie: the browser of someone logged in to Odoo (perhaps the email's author)
+SESSION_COOKIE = re.compile(r"(?:^|;)\s*session_id=")
+
+
+def tracking_request(environ):
+    """``("open", token, None)`` or ``("click", token, ref)`` for a GET or HEAD
+    request of a well-formed tracking URL; None for anything else."""
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        return None
+    path = environ.get("PATH_INFO") or ""
+    if match := OPEN_PATH.fullmatch(path):
+        return "open", match[1], None
+    if match := CLICK_PATH.fullmatch(path):
+        return "click", match[1], match[2]
+    return None
+
+
+def has_odoo_session(environ):
+    return bool(SESSION_COOKIE.search(environ.get("HTTP_COOKIE") or ""))
+
+
+def answer(recorder, kind, token, ref, environ, ip):
+    """Record the request with ``recorder`` (tools/recorder.py) and return the
+    response; None for a link whose email has no such link any more (nothing
+    was recorded: Odoo's route answers it, in the visitor's language)."""
+    record = environ["REQUEST_METHOD"] == "GET"
+    user_agent = environ.get("HTTP_USER_AGENT")
+    if kind == "open":
+        if record:
+            recorder.record_open(token, ip, user_agent)
+        return pixel()
+    url = recorder.record_click(token, ref, ip, user_agent, record=record)
+    if url is None:
+        return None
+    if not url:  # the hidden link: only programs follow it, they get nothing
+        return Response(b"", headers=[("Content-Type", "text/plain"), *NO_STORE])
+    return redirect(url)
+
+
+def pixel():
+    return Response(PIXEL_GIF, headers=[("Content-Type", "image/gif"), *NO_STORE])
+
+
+def redirect(url):
+    response = werkzeug.utils.redirect(url, code=302)
+    response.headers.extend(NO_STORE)
+    return response
