@@ -1,5 +1,6 @@
 from . import test_tools
 from . import test_tracking_send
+from . import test_no_track_links
 from . import test_tracking_routes
 from . import test_composer_tour
 from . import test_privacy

@@ -17,7 +17,8 @@ def click_url(ref):
 class TestLinkRewriting(TransactionCase):
 
     def test_t2_only_http_links_outside_odoo_pages_are_rewritten(self):
-        """T2: mailto, tel, anchors, Odoo's own pages and data-no-track links stay."""
+        """T2: mailto, tel, anchors, Odoo's own pages and links marked data-no-track
+        or, in bodies written in Odoo, with the class o_no_track stay."""
         kept = [
             "mailto:anna@customer.example", "tel:+390212345", "#pricing", "/relative/page",
             f"{BASE}/mail/unfollow?token=x", f"{BASE}/odoo/action-12", f"{BASE}/web#id=3",
@@ -25,6 +26,7 @@ class TestLinkRewriting(TransactionCase):
         ]
         body = "".join(f'<a href="{url}">x</a>' for url in kept)
         body += '<a data-no-track="" href="https://private.example/">secret</a>'
+        body += '<a class="btn o_no_track" href="https://private.example/pay">pay</a>'
         self.assertEqual(rewrite_links(body, BASE, click_url), (body, {}))
         self.assertTrue(is_trackable(f"{BASE}/my/orders/7?access_token=abc", BASE),
                         "portal pages of the same server are ordinary links")

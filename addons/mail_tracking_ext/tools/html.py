@@ -17,6 +17,9 @@ ODOO_OWN_PATH_PREFIXES = (
     "/mail/", "/web", "/odoo", "/unsubscribe", "/mailing/", "/email-tracking/",
 )
 NO_TRACK_ATTRIBUTE = "data-no-track"
+# Odoo's HTML sanitizer keeps classes but drops unknown data-* attributes, so
+# links in bodies written in Odoo (composers, chatter) are marked with a class.
+NO_TRACK_CLASS = "o_no_track"
 LINK_REF_LENGTH = 12
 
 _DOCUMENT_START = re.compile(r"^\s*(<!doctype[^>]*>\s*)?<html[\s>]", re.IGNORECASE)
@@ -41,6 +44,11 @@ def is_trackable(url, base_url):
     return True
 
 
+def is_marked_no_track(anchor):
+    """Whether the author asked to leave the link ``anchor`` untracked (T2)."""
+    return anchor.get(NO_TRACK_ATTRIBUTE) is not None or NO_TRACK_CLASS in (anchor.get("class") or "").split()
+
+
 def rewrite_links(body, base_url, click_url):
     """Replace trackable link targets of ``body``.
 
@@ -63,7 +71,7 @@ def rewrite_links(body, base_url, click_url):
     links = {}
     for anchor in root.iter("a"):
         url = (anchor.get("href") or "").strip()
-        if not url or anchor.get(NO_TRACK_ATTRIBUTE) is not None or not is_trackable(url, base_url):
+        if not url or is_marked_no_track(anchor) or not is_trackable(url, base_url):
             continue
         ref = link_ref(url)
         links[ref] = url
