@@ -12,3 +12,4 @@ from . import test_logged_email_actions
 from . import test_access
 from . import test_demo_data
 from . import test_honest_numbers
+from . import test_fast_path
