@@ -113,3 +113,49 @@ def test_x1_a3_edge_judges_parallel_links_once_committed(odoo_server, mail_catch
             time.sleep(0.2)
     sources = {source for _type, source, _inferred, _url in events_of(odoo_server.db, message_id)}
     assert (state_of(odoo_server.db, message_id), sources) == ("sent", {"scanner"})
+
+
+def test_x1_fast_path_in_production_mode(odoo_server, mail_catcher, crm):
+    """The fast path in front of Odoo's prefork workers, on its own connections (not
+    a test transaction): 64 simultaneous first opens and 64 first clicks of one copy
+    are each recorded once, the state moves once, one open is inferred, the author
+    hears of it over the websocket, and no request fell back to Odoo's routes."""
+    server = rt.OdooServer(odoo_server.db, workers=2, smtp_port=mail_catcher.smtp_port)
+    with server:
+        author = Salesperson(server, crm["sales_login"], f"{crm['sales_login']}-pw")
+        socket = connect_websocket(server, author.session.cookies["session_id"])
+        try:
+            socket.send(json.dumps({"event_name": "subscribe", "data": {"channels": [], "last": 0}}))
+            mail_catcher.clear()
+            message_id = author.post(crm["lead"], [crm["bruno"]], body=body_with_links(1, 1))
+            body = html_part(mail_catcher.wait_for(1)[0])
+            delivered_ago(odoo_server.db, message_id, 3600)
+            pixel = PIXEL.search(body).group(1).replace(odoo_server.url, server.url)
+            (link, _token, _ref), = visible_links(body)
+            link = link.replace(odoo_server.url, server.url)
+            barrier = threading.Barrier(64)
+
+            def get(url):
+                barrier.wait()
+                return requests.get(url, allow_redirects=False, timeout=30, headers={"User-Agent": CHROME}).status_code
+
+            with ThreadPoolExecutor(64) as pool:
+                assert set(pool.map(get, [link] * 64)) == {302}
+            with ThreadPoolExecutor(64) as pool:
+                assert set(pool.map(get, [pixel] * 64)) == {200}
+            update = next_notification(socket, "mail_tracking_ext/engagement",
+                                       lambda payload: payload.get("message_id") == message_id)
+            fast_path_connections = rt.query("postgres", """
+                SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name LIKE 'odoo-%%-tracking'
+            """, (odoo_server.db,))[0][0]
+        finally:
+            socket.close()
+        log = server.log_text()
+    assert fast_path_connections >= 1, "the HTTP workers recorded on the fast path's connections"
+    events = events_of(odoo_server.db, message_id)
+    assert sum(1 for kind, *_rest in events if kind == "click") == 64
+    assert sum(1 for kind, _source, inferred, _url in events if kind == "open" and not inferred) == 64
+    assert sum(1 for _kind, _source, inferred, _url in events if inferred) == 1
+    assert state_of(odoo_server.db, message_id) == "clicked"
+    assert update["for_author"] and update["event"] == "click"
+    assert "leaving the request to Odoo" not in log and not rt.log_problems(log), rt.log_problems(log) or log[-3000:]

@@ -6,9 +6,13 @@ machinery (session, registry signalling, environment, routing) costs several
 times the recording itself. ``handle`` takes the well-formed GET and HEAD
 requests of ``/email-tracking/open`` and ``/email-tracking/click`` before it:
 it picks the database as Odoo does (``-d``, ``--db-filter``, one database per
-host), takes a cursor from the registry's pool and records with the shared
-recorder (tools/recorder.py); the bus messages are the ones Odoo's routes
-send. Whenever it cannot decide, it answers nothing and Odoo's routes
+host) and records with the shared recorder (tools/recorder.py) as the
+standalone edge does (``tools.edge.TrackingDatabase``): on connections of its
+own, opened with Odoo's connection settings and kept between requests (a few
+per process), because Odoo's pool resets a connection's prepared statements
+on every borrow and planning the recorder's statement costs more than running
+it. The bus messages are the ones Odoo's routes send. In Odoo's test mode it
+records in the test's transaction instead. Whenever it cannot decide, it answers nothing and Odoo's routes
 (controllers/tracking.py) take the request as before: no single database,
 the registry not loaded in this process or without the addon, a visitor
 logged in to Odoo (the author's own opens), a link whose email is gone, any
@@ -18,6 +22,7 @@ It is installed by the addon's ``post_load`` hook, in every process that
 loads the addon, around ``odoo.http.Application.__call__``.
 """
 import logging
+import os
 import threading
 import time
 
@@ -29,6 +34,7 @@ from odoo.modules.registry import Registry
 
 from ..models.mail_tracked_event import OdooHost
 from ..tools import tracking_http
+from ..tools.edge import CONNECT_TIMEOUT_SECONDS, SESSION_OPTIONS, TrackingDatabase
 from ..tools.recorder import Recorder
 
 _logger = logging.getLogger(__name__)
@@ -38,6 +44,23 @@ _logger = logging.getLogger(__name__)
 # path within seconds, Odoo's routes serve it meanwhile.
 DATABASE_LIST_SECONDS = 10
 _databases = {"until": 0.0, "names": ()}
+_recorders = {}  # database name -> TrackingDatabase
+
+
+def _connect(dbname):
+    """A connection with Odoo's settings, named after Odoo's with "-tracking"
+    (``pg_stat_activity`` tells them apart), in the recording session
+    (``tools.edge.SESSION_OPTIONS``)."""
+    info = dict(odoo.sql_db.connection_info_for(dbname)[1])
+    info["application_name"] = f"{info.get('application_name') or 'odoo'}-tracking"[:63]
+    return psycopg2.connect(**info, connect_timeout=CONNECT_TIMEOUT_SECONDS, options=SESSION_OPTIONS)
+
+
+def tracking_database(dbname):
+    if dbname not in _recorders:
+        _recorders[dbname] = TrackingDatabase(
+            dbname, _connect, notify_function=os.getenv("ODOO_NOTIFY_FUNCTION", "pg_notify"))
+    return _recorders[dbname]
 
 
 def database(environ):
@@ -81,9 +104,11 @@ def handle(environ, start_response):
     current_thread.perf_t0 = time.time()
     current_thread.dbname = dbname
     try:
-        with registry.cursor() as cr:
-            response = tracking_http.answer(
-                Recorder(cr, OdooHost(cr)), *asked, environ, client.get("REMOTE_ADDR"))
+        if registry.test_cr is not None:
+            with registry.cursor() as cr:
+                response = tracking_http.answer(Recorder(cr, OdooHost(cr)), *asked, environ, client.get("REMOTE_ADDR"))
+        else:
+            response = tracking_database(dbname).record(asked, environ, client.get("REMOTE_ADDR"))
     except psycopg2.Error as error:
         # nothing was committed: Odoo's route tries again, and reports what fails
         _logger.warning("Email tracking fast path: %s; leaving the request to Odoo", error)

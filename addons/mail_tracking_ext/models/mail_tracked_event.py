@@ -23,7 +23,7 @@ class MailTrackedEvent(models.Model):
     _log_access = False
 
     recipient_id = fields.Many2one(
-        "mail.tracked.recipient", required=True, ondelete="cascade", index=True)
+        "mail.tracked.recipient", required=True, ondelete="cascade")  # indexed with event_date (init)
     event_type = fields.Selection(
         [("open", "Opened"), ("click", "Clicked")], "Type", required=True)
     event_date = fields.Datetime("Date", required=True, default=fields.Datetime.now)
@@ -40,7 +40,7 @@ class MailTrackedEvent(models.Model):
         ("scanner", "Scanner"),
         ("sender", "Author"),
         ("unknown", "Unknown"),
-    ], required=True, default="human", readonly=True, index=True,
+    ], required=True, default="human", readonly=True,
         help="Person: counted. Image proxy (e.g. Gmail's): a real open, without the reader's location, counted. "
              "Privacy proxy (e.g. Apple Mail Privacy Protection): images fetched whether or not anyone reads, "
              "not counted. Scanner: a security gateway, a link preview or a script, not counted. Author: the "
@@ -64,7 +64,7 @@ class MailTrackedEvent(models.Model):
         help="Time between the SMTP server accepting the email and this event.")
     source_reason = fields.Char("Why", compute="_compute_source_reason")
     is_counted = fields.Boolean(
-        "Counted", compute="_compute_is_counted", store=True, readonly=True, index=True,
+        "Counted", compute="_compute_is_counted", store=True, readonly=True,
         help="A person's open or click: statuses, rates, statistics, the feed and notifications count it.")
     # on the event itself for the index of the author's activity feed
     author_id = fields.Many2one(
@@ -120,7 +120,8 @@ class MailTrackedEvent(models.Model):
         return self.env._("%s days", seconds // 86400)
 
     def init(self):
-        # the latest events of a recipient: notification window and last open
+        # a recipient's events: the recorder's story of a copy, the notification window, the
+        # last open, cascading deletes (every event insert updates each index: no other one)
         self.env.cr.execute("""
             CREATE INDEX IF NOT EXISTS mail_tracked_event_recipient_date_index
                 ON mail_tracked_event (recipient_id, event_date)

@@ -31,12 +31,14 @@ import json
 import logging
 import os
 import re
+import threading
 
 import psycopg2
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
+from werkzeug.wsgi import ClosingIterator
 
 from . import tracking_http
 from .recorder import Recorder
@@ -47,6 +49,11 @@ ADDON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A database that does not answer within this time fails the request, fast (R4).
 CONNECT_TIMEOUT_SECONDS = 3
 STATEMENT_TIMEOUT_MS = 5000
+# The recording connections' session: PostgreSQL answers a commit without waiting for its
+# WAL to reach the disk (the transaction stays atomic; a crash of the server itself, not a
+# restart, may lose the last fraction of a second of opens and clicks), and no statement
+# holds a request for long. Only these connections, never Odoo's own.
+SESSION_OPTIONS = f"-c synchronous_commit=off -c statement_timeout={STATEMENT_TIMEOUT_MS}"
 EXPIRED_TITLE = "This link has expired"
 EXPIRED_TEXT = ("The email that contained it was deleted by its sender, so we no longer know where it led. "
                 "If you still need it, please ask the sender.")
@@ -72,12 +79,13 @@ class EdgeHost:
         self.tasks.append(task)
 
     def send(self, notifications):
-        for channel, notification_type, payload in notifications:
-            self.cr.execute("""
-                INSERT INTO bus_bus (channel, message, create_date, write_date)
-                VALUES (%(channel)s, %(message)s, now() at time zone 'utc', now() at time zone 'utc')
-            """, {"channel": json_dump(channel),
-                  "message": json_dump({"type": notification_type, "payload": payload})})
+        rows = [(json_dump(channel), json_dump({"type": notification_type, "payload": payload}))
+                for channel, notification_type, payload in notifications]
+        self.cr.execute(
+            "INSERT INTO bus_bus (channel, message, create_date, write_date) VALUES "
+            + ", ".join(["(%s, %s, now() at time zone 'utc', now() at time zone 'utc')"] * len(rows)),
+            [value for row in rows for value in row])
+        for channel, _type, _payload in notifications:
             if list(channel) not in self.channels:
                 self.channels.append(list(channel))
 
@@ -98,17 +106,108 @@ def _po_translations(msgids):
     return translations
 
 
-class Edge:
-    """The WSGI application; one database connection per process, made on
-    the first request and made again after the database went away."""
+class TrackingDatabase:
+    """Recording into one database on connections of its own, kept open
+    between requests (a few per process, one per thread at work): the
+    recorder's statements are prepared once per connection, which pooled
+    connections reset on every borrow cannot keep. The web clients are told
+    through Odoo's bus: rows of ``bus_bus`` in the transaction, a NOTIFY once
+    it is committed. ``connect(dbname)`` opens a psycopg2 connection."""
 
-    def __init__(self, dbname, proxies=0, notify_dbname="postgres", notify_function="pg_notify"):
+    IDLE_CONNECTIONS = 4
+
+    def __init__(self, dbname, connect, notify_dbname="postgres", notify_function="pg_notify"):
         self.dbname = dbname
         self.notify_dbname = notify_dbname
         self.notify_function = notify_function
+        self._connect = connect
+        self._idle = []
+        self._idle_notify = []
+        self._lock = threading.Lock()
+
+    def _borrow(self, idle, dbname):
+        with self._lock:
+            while idle:
+                connection = idle.pop()
+                if not connection.closed:
+                    return connection
+        return self._connect(dbname)
+
+    def _give_back(self, idle, connection):
+        with self._lock:
+            if not connection.closed and len(idle) < self.IDLE_CONNECTIONS:
+                idle.append(connection)
+                return
+        connection.close()
+
+    def record(self, asked, environ, ip):
+        """Record the request ``asked`` (``tracking_http.tracking_request``) and
+        return its response as a WSGI application, or None for a link that
+        leads nowhere (nothing recorded). A database error propagates, nothing
+        committed. What waits for the commit (the bus's NOTIFY, a later
+        judgement) runs once the response is sent."""
+        connection = self._borrow(self._idle, self.dbname)
+        try:
+            with connection.cursor() as cr:
+                host = EdgeHost(cr, self.dbname)
+                response = tracking_http.answer(Recorder(cr, host, prepared=True), *asked, environ, ip)
+            connection.commit()
+        except BaseException:
+            connection.close()  # whatever state it is in, a new one is made for the next request
+            self._give_back(self._idle, connection)
+            raise
+
+        def finish():
+            try:
+                self._after_commit(connection, host)
+            finally:
+                self._give_back(self._idle, connection)
+
+        if response is None:
+            finish()
+            return None
+        if not host.channels and not host.tasks:
+            self._give_back(self._idle, connection)
+            return response
+        return lambda environ, start_response: ClosingIterator(response(environ, start_response), [finish])
+
+    def _after_commit(self, connection, host, depth=0):
+        """What the transaction left for after its commit: the bus's NOTIFY and
+        the later steps of the recorder, each in a transaction of its own."""
+        try:
+            self._notify(host.channels)
+            for task in host.tasks:
+                with connection.cursor() as cr:
+                    later = EdgeHost(cr, self.dbname)
+                    task(Recorder(cr, later, prepared=True))
+                connection.commit()
+                if depth < 2:
+                    self._after_commit(connection, later, depth + 1)
+        except Exception:  # noqa: BLE001 - the request is recorded: log, never fail it
+            _logger.exception("Email tracking: could not finish a recording after its commit")
+            connection.rollback()
+
+    def _notify(self, channels):
+        if not channels:
+            return
+        connection = self._borrow(self._idle_notify, self.notify_dbname)
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cr:
+                cr.execute(f"SELECT {self.notify_function}('imbus', %s)", (json_dump(channels),))
+        except BaseException:
+            connection.close()
+            raise
+        finally:
+            self._give_back(self._idle_notify, connection)
+
+
+class Edge:
+    """The WSGI application of the standalone edge."""
+
+    def __init__(self, dbname, proxies=0, notify_dbname="postgres", notify_function="pg_notify"):
         self.proxies = proxies
-        self._connection = None
-        self._notify_connection = None
+        self.database = TrackingDatabase(dbname, self._connect, notify_dbname, notify_function)
         self._expired = _po_translations([EXPIRED_TITLE, EXPIRED_TEXT])
 
     @classmethod
@@ -121,15 +220,10 @@ class Edge:
                    notify_dbname=environ.get("MAIL_TRACKING_EDGE_NOTIFY_DATABASE") or "postgres",
                    notify_function=environ.get("ODOO_NOTIFY_FUNCTION") or "pg_notify")
 
-    def _connect(self, dbname):
-        return psycopg2.connect(dbname=dbname, connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+    @staticmethod
+    def _connect(dbname):
+        return psycopg2.connect(dbname=dbname, connect_timeout=CONNECT_TIMEOUT_SECONDS, options=SESSION_OPTIONS,
                                 application_name="mail_tracking_edge")
-
-    def connection(self):
-        if self._connection is None or self._connection.closed:
-            self._connection = self._connect(self.dbname)
-        return self._connection
 
     def __call__(self, environ, start_response):
         if self.proxies:
@@ -148,58 +242,12 @@ class Edge:
                 return tracking_http.pixel()  # whatever the token (R3)
             return self.expired_page(environ)
         try:
-            response = self.record(asked, environ)
+            response = self.database.record(asked, environ, environ.get("REMOTE_ADDR"))
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
             _logger.warning("Tracking edge: database unavailable (%s)", error)
-            self._drop_connection()
-            return Response("Service Unavailable", status=503, headers=[("Retry-After", "5"), *tracking_http.NO_STORE])
+            return Response("Service Unavailable", status=503,
+                            headers=[("Retry-After", "5"), *tracking_http.NO_STORE])
         return response or self.expired_page(environ)
-
-    def record(self, asked, environ):
-        connection = self.connection()
-        try:
-            with connection.cursor() as cr:
-                host = EdgeHost(cr, self.dbname)
-                response = tracking_http.answer(Recorder(cr, host), *asked, environ, environ.get("REMOTE_ADDR"))
-            connection.commit()
-        except Exception:
-            if not connection.closed:
-                connection.rollback()
-            raise
-        self._after_commit(host)
-        return response
-
-    def _after_commit(self, host, depth=0):
-        """What the transaction left for after its commit: the bus's NOTIFY and
-        the later steps of the recorder, each in a transaction of its own."""
-        try:
-            self._notify(host.channels)
-            for task in host.tasks:
-                connection = self.connection()
-                with connection.cursor() as cr:
-                    later = EdgeHost(cr, self.dbname)
-                    task(Recorder(cr, later))
-                connection.commit()
-                if depth < 2:
-                    self._after_commit(later, depth + 1)
-        except Exception:  # noqa: BLE001 - the request is recorded: log, never fail it
-            _logger.exception("Tracking edge: could not finish a recording after its commit")
-            self._drop_connection()
-
-    def _notify(self, channels):
-        if not channels:
-            return
-        if self._notify_connection is None or self._notify_connection.closed:
-            self._notify_connection = self._connect(self.notify_dbname)
-            self._notify_connection.autocommit = True
-        with self._notify_connection.cursor() as cr:
-            cr.execute(f"SELECT {self.notify_function}('imbus', %s)", (json_dump(channels),))
-
-    def _drop_connection(self):
-        for connection in (self._connection, self._notify_connection):
-            if connection is not None and not connection.closed:
-                connection.close()
-        self._connection = self._notify_connection = None
 
     def expired_page(self, environ):
         """A link that leads nowhere any more, said in the visitor's language."""

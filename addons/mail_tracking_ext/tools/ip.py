@@ -9,14 +9,18 @@ def truncate_ip(address):
     """Return the /24 (IPv4) or /48 (IPv6) network address of ``address``.
 
     IPv4-mapped IPv6 addresses are treated as IPv4. Anything unparsable gives
-    None: a bad header must not end up in the database.
+    None: a bad header must not end up in the database. ``address`` may also
+    be parsed already (an ``ipaddress`` address).
     """
     if not address:
         return None
-    try:
-        ip = ipaddress.ip_address(address.strip())
-    except ValueError:
-        return None
+    if isinstance(address, str):
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return None
+    else:
+        ip = address
     if ip.version == 6 and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
     prefix = IPV4_PREFIX if ip.version == 4 else IPV6_PREFIX

@@ -23,7 +23,9 @@ A host provides::
 Settings are read by the statements themselves, so that every way sees a
 change at once, without any cache to invalidate across processes.
 """
+import hashlib
 import re
+import weakref
 from datetime import datetime, timedelta, timezone
 
 from . import event_source
@@ -47,6 +49,36 @@ STATES = tuple(STATE_RATES)
 def utcnow():
     """Now, as Odoo stores dates: naive UTC, whole seconds."""
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+_PARAMETER = re.compile(r"%\((\w+)\)s")
+_STATEMENTS = {}  # SQL text -> (statement name, positional SQL, parameter names)
+_PREPARED = weakref.WeakKeyDictionary()  # database connection -> names of its prepared statements
+
+
+def execute_prepared(cr, query, params):
+    """Execute ``query`` (named parameters) as a prepared statement of the
+    cursor's connection. Planning the recorder's statement costs more than
+    running it; prepared, it is planned once per connection. Prepared
+    statements outlive transactions, rolled back or not, and die with the
+    connection."""
+    if query not in _STATEMENTS:
+        names = []
+
+        def positional(match):
+            if match[1] not in names:
+                names.append(match[1])
+            return f"${names.index(match[1]) + 1}"
+
+        sql = _PARAMETER.sub(positional, query)
+        _STATEMENTS[query] = (f"mail_tracking_{hashlib.sha1(query.encode()).hexdigest()[:16]}", sql, names)
+    name, sql, names = _STATEMENTS[query]
+    prepared = _PREPARED.setdefault(cr.connection, set())
+    if name not in prepared:
+        cr.execute(f"PREPARE {name} AS {sql}")
+        prepared.add(name)
+    cr.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(names))})" if names else f"EXECUTE {name}",
+               [params[parameter] for parameter in names])
 
 
 def fetch_dict(cr):
@@ -79,11 +111,16 @@ class Recorder:
     """Records what the requests of one transaction (``cr``) bring, for
     ``host`` (see the module's docstring)."""
 
-    def __init__(self, cr, host):
+    def __init__(self, cr, host, prepared=False):
+        """``prepared``: ``cr``'s connection keeps its prepared statements
+        between transactions (not one of Odoo's pool, which resets them)."""
         self.cr = cr
         self.host = host
-        # Odoo's cursors log a failed statement as an error; a lost race is expected
-        self._quietly = {"log_exceptions": False} if hasattr(cr, "postcommit") else {}
+        self._execute_main = execute_prepared if prepared else lambda cr, query, params: cr.execute(query, params)
+        # Odoo's cursors: REPEATABLE READ, and a failed statement logged as an error (a lost
+        # race is expected); the edge's connections: READ COMMITTED, a race waits
+        self._odoo_cursor = hasattr(cr, "postcommit")
+        self._quietly = {"log_exceptions": False} if self._odoo_cursor else {}
 
     # ------------------------------------------------------------
     # What a request says
@@ -91,16 +128,17 @@ class Recorder:
 
     def _hit(self, token, ip, user_agent, session_uid, event_type):
         user_agent = (user_agent or "").replace("\x00", "")[:USER_AGENT_MAX_LENGTH] or None
+        address = event_source.parse_address(ip)
         return {
             "digest": token_digest(token),
             "now": utcnow(),
-            "ip": truncate_ip(ip),
+            "ip": truncate_ip(address),
             "user_agent": user_agent,
             "session_uid": session_uid,
             # what the request shows alone, from the full address; its story is judged after. The
             # company's own networks come with the copy's row (``_listed_with_own_networks``)
-            "address": event_source.parse_address(ip),
-            "listed": event_source.listed_source(event_type, ip, user_agent),
+            "address": address,
+            "listed": event_source.listed_source(event_type, address, user_agent),
         }
 
     @staticmethod
@@ -123,7 +161,7 @@ class Recorder:
             return
         row_sql, row_params = self._engagement_row(hit, "open")
         insert_sql, insert_params = self._insert_event(hit, "open")
-        self.cr.execute(f"""
+        self._execute_main(self.cr, f"""
             WITH recipient AS ({row_sql} AND m.track_opens AND p.do_not_track IS NOT TRUE),
             event AS ({insert_sql} FROM recipient RETURNING id)
             SELECT recipient.*, event.id AS event_id FROM recipient, event
@@ -143,7 +181,7 @@ class Recorder:
             return None
         row_sql, row_params = self._engagement_row(hit, "click", ref)
         insert_sql, insert_params = self._insert_event(hit, "click")
-        self.cr.execute(f"""
+        self._execute_main(self.cr, f"""
             WITH target AS ({row_sql} AND m.tracked_links ? %(ref)s),
             click AS ({insert_sql} FROM target
                        WHERE %(record)s AND track_clicks AND do_not_track IS NOT TRUE RETURNING id)
@@ -209,7 +247,7 @@ class Recorder:
         unmasked = """
             EXISTS (SELECT FROM mail_tracked_event e
                      WHERE e.recipient_id = r.id AND e.ip = %(ip)s AND e.event_date >= %(revision_since)s
-                       AND e.source_rule IN %(revealing)s)
+                       AND e.source_rule = ANY(%(revealing)s))
         """ if hit["ip"] else "false"
         # a gateway checks each recipient's copy of an email: all its links at once
         burst_links = f"""
@@ -238,7 +276,7 @@ class Recorder:
         """, {"ref": ref, "session_uid": hit["session_uid"], "event_type": event_type, "ip": hit["ip"],
               "revision_since": hit["now"] - event_source.REVISION_WINDOW,
               "burst_since": hit["now"] - event_source.BURST_WINDOW,
-              "revealing": event_source.REVEALING_RULES, "digest": hit["digest"],
+              "revealing": list(event_source.REVEALING_RULES), "digest": hit["digest"],
               "own_networks_key": OWN_NETWORKS_KEY}
 
     # ------------------------------------------------------------
@@ -343,11 +381,12 @@ class Recorder:
         inferred the open: they give up this step under a savepoint and keep
         their events (under READ COMMITTED, the edge's, they wait and see the
         winner's row)."""
-        target = "clicked" if evidence == "click" else "opened"
+        if not self._odoo_cursor:  # READ COMMITTED: a lost race waits, then sees the winner's row
+            return self._advance(recipient_id, evidence, date, ip, user_agent)
         cr = self.cr
         cr.execute("SAVEPOINT mail_tracking_advance")
         try:
-            inferred = self._advance(recipient_id, evidence, target, date, ip, user_agent)
+            inferred = self._advance(recipient_id, evidence, date, ip, user_agent)
         except Exception as error:
             cr.execute("ROLLBACK TO SAVEPOINT mail_tracking_advance")
             if not _is_serialization_failure(error):
@@ -361,44 +400,44 @@ class Recorder:
         cr.execute("RELEASE SAVEPOINT mail_tracking_advance")
         return inferred
 
-    def _advance(self, recipient_id, evidence, target, date, ip, user_agent):
-        def execute(query, params):
-            self.cr.execute(query, params, **self._quietly)
-
-        cr = self.cr
-        # NO KEY UPDATE: the requests' event inserts hold KEY SHARE locks on the row
-        execute("SELECT state FROM mail_tracked_recipient WHERE id = %(id)s FOR NO KEY UPDATE",
-                {"id": recipient_id})
-        previous = cr.fetchone()
-        if not previous:
-            return None
-        moves = STATES.index(previous[0]) < STATES.index(target)
-        if not moves and evidence != "reply":
-            return None
-        state = target if moves else previous[0]
-        open_rate, click_rate = STATE_RATES[state]
-        execute("""
-            UPDATE mail_tracked_recipient
-               SET state = %(state)s, open_rate = %(open_rate)s, click_rate = %(click_rate)s,
-                   first_open_date = CASE WHEN %(moves)s THEN COALESCE(first_open_date, %(date)s)
-                                          ELSE first_open_date END,
-                   replied_date = CASE WHEN %(reply)s THEN COALESCE(replied_date, %(date)s) ELSE replied_date END
-             WHERE id = %(id)s
-        """, {"state": state, "open_rate": open_rate, "click_rate": click_rate, "moves": moves,
-              "reply": evidence == "reply", "date": date, "id": recipient_id})
-        if previous[0] != "sent" or evidence == "open":
-            return None
-        execute("""
-            INSERT INTO mail_tracked_event
-                   (recipient_id, author_id, event_type, event_date, ip, user_agent, is_inferred,
-                    source, source_rule, is_counted, delivery_delay)
-            SELECT id, author_id, 'open', %(date)s, %(ip)s, %(user_agent)s, true,
-                   'human', %(rule)s, true, GREATEST(0, EXTRACT(EPOCH FROM %(date)s - sent_date))::integer
-              FROM mail_tracked_recipient WHERE id = %(id)s
-         RETURNING id
-        """, {"date": date, "ip": ip, "user_agent": user_agent, "id": recipient_id,
-              "rule": "reply" if evidence == "reply" else "person"})
-        return cr.fetchone()[0]
+    def _advance(self, recipient_id, evidence, date, ip, user_agent):
+        """``advance`` in one statement: the recipient's row locked and read,
+        moved forward (or only its reply dated), and the inferred open."""
+        target = "clicked" if evidence == "click" else "opened"
+        open_rate, click_rate = STATE_RATES[target]
+        self.cr.execute("""
+            WITH previous AS (
+                -- NO KEY UPDATE: the requests' event inserts hold KEY SHARE locks on the row
+                SELECT id, state, state = ANY(%(before)s) AS moves
+                  FROM mail_tracked_recipient WHERE id = %(id)s FOR NO KEY UPDATE
+            ), moved AS (
+                UPDATE mail_tracked_recipient r
+                   SET state = CASE WHEN p.moves THEN %(target)s ELSE r.state END,
+                       open_rate = CASE WHEN p.moves THEN %(open_rate)s ELSE r.open_rate END,
+                       click_rate = CASE WHEN p.moves THEN %(click_rate)s ELSE r.click_rate END,
+                       first_open_date = CASE WHEN p.moves THEN COALESCE(r.first_open_date, %(date)s)
+                                              ELSE r.first_open_date END,
+                       replied_date = CASE WHEN %(reply)s THEN COALESCE(r.replied_date, %(date)s)
+                                           ELSE r.replied_date END
+                  FROM previous p
+                 WHERE r.id = p.id AND (p.moves OR %(reply)s)
+            ), inferred AS (
+                INSERT INTO mail_tracked_event
+                       (recipient_id, author_id, event_type, event_date, ip, user_agent, is_inferred,
+                        source, source_rule, is_counted, delivery_delay)
+                SELECT r.id, r.author_id, 'open', %(date)s, %(ip)s, %(user_agent)s, true,
+                       'human', %(rule)s, true, GREATEST(0, EXTRACT(EPOCH FROM %(date)s - r.sent_date))::integer
+                  FROM mail_tracked_recipient r JOIN previous p ON p.id = r.id
+                 WHERE p.state = 'sent' AND %(infers)s
+             RETURNING id
+            )
+            SELECT (SELECT id FROM inferred)
+        """, {"id": recipient_id, "before": list(STATES[:STATES.index(target)]), "target": target,
+              "open_rate": open_rate, "click_rate": click_rate, "date": date, "reply": evidence == "reply",
+              "ip": ip, "user_agent": user_agent, "rule": "reply" if evidence == "reply" else "person",
+              "infers": evidence != "open"}, **self._quietly)
+        row = self.cr.fetchone()
+        return row and row[0]
 
     def advance_if_counted(self, recipient_id, evidence, date, ip, user_agent, event_id):
         """``advance``, in a later transaction, unless the evidence meanwhile

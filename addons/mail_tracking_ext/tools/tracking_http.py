@@ -46,7 +46,7 @@ def has_odoo_session(environ):
 
 def answer(recorder, kind, token, ref, environ, ip):
     """Record the request with ``recorder`` (tools/recorder.py) and return the
-    response; None for a link whose email has no such link any more (nothing
+    response, a WSGI application; None for a link whose email has no such link any more (nothing
     was recorded: Odoo's route answers it, in the visitor's language)."""
     record = environ["REQUEST_METHOD"] == "GET"
     user_agent = environ.get("HTTP_USER_AGENT")
@@ -62,8 +62,16 @@ def answer(recorder, kind, token, ref, environ, ip):
     return redirect(url)
 
 
+PIXEL_HEADERS = (("Content-Type", "image/gif"), ("Content-Length", str(len(PIXEL_GIF))), *NO_STORE)
+
+
 def pixel():
-    return Response(PIXEL_GIF, headers=[("Content-Type", "image/gif"), *NO_STORE])
+    """The GIF, as a WSGI application: the answer to most requests, made
+    without a Response object."""
+    def respond(environ, start_response):
+        start_response("200 OK", list(PIXEL_HEADERS))
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [PIXEL_GIF]
+    return respond
 
 
 def redirect(url):
