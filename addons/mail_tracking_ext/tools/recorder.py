@@ -75,7 +75,8 @@ def execute_prepared(cr, query, params):
     name, sql, names = _STATEMENTS[query]
     prepared = _PREPARED.setdefault(cr.connection, set())
     if name not in prepared:
-        cr.execute(f"PREPARE {name} AS {sql}")
+        # the recorder's own statement, its values as $n parameters
+        cr.execute(f"PREPARE {name} AS {sql}")  # pylint: disable=sql-injection
         prepared.add(name)
     cr.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(names))})" if names else f"EXECUTE {name}",
                [params[parameter] for parameter in names])
