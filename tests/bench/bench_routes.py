@@ -437,6 +437,72 @@ def exact_hot(server, db, lists, requests, clients):
             "ok": opens["ok"] and clicks["ok"] and first_opens["ok"] and first_clicks["ok"]}
 
 
+# -- R4: a burst on a small server --------------------------------------------------------
+
+def health_latencies(url, stop, latencies):
+    """GET /web/health one after the other until ``stop``: a user's view of the server."""
+    while not stop.is_set():
+        start = time.perf_counter()
+        try:
+            with urllib.request.urlopen(url + "/web/health", timeout=30) as resp:
+                resp.read()
+        except (urllib.error.URLError, OSError):
+            latencies.append(float("inf"))
+            continue
+        latencies.append((time.perf_counter() - start) * 1000)
+        time.sleep(0.02)
+
+
+def percentile(values, share):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(share * len(values)))] if values else float("nan")
+
+
+def burst_test(url, db, data, clients, idle_seconds=3):
+    """R4: every recipient of the burst set opens and clicks its copy, all at once from
+    ``clients`` concurrent clients (as Apple Mail Privacy Protection or a gateway does
+    minutes after a large send), while a user's /web/health is timed."""
+    burst_set = data["burst"]
+    message_id = burst_set["message_id"]
+    rt.query(db, """DELETE FROM mail_tracked_event e USING mail_tracked_recipient r
+                     WHERE e.recipient_id = r.id AND r.message_id = %s""", (message_id,))
+    rt.query(db, """UPDATE mail_tracked_recipient SET state = 'sent', first_open_date = NULL,
+                           open_rate = 0, click_rate = 0 WHERE message_id = %s""", (message_id,))
+    paths = []
+    for token, (click_token, ref) in zip(burst_set["opens"], burst_set["clicks"], strict=True):
+        paths += [f"/email-tracking/open/{token}.gif", f"/email-tracking/click/{click_token}/{ref}"]
+    stop, idle = threading.Event(), []
+    probe = threading.Thread(target=health_latencies, args=(url, stop, idle))
+    probe.start()
+    time.sleep(idle_seconds)
+    stop.set()
+    probe.join()
+    stop, during = threading.Event(), []
+    probe = threading.Thread(target=health_latencies, args=(url, stop, during))
+    probe.start()
+    start = time.perf_counter()
+    statuses = burst(url, paths, clients)
+    seconds = time.perf_counter() - start
+    stop.set()
+    probe.join()
+    time.sleep(0.5)
+    [(opens, inferred, clicks, clicked)] = rt.query(db, """
+        SELECT count(*) FILTER (WHERE e.event_type = 'open' AND NOT e.is_inferred),
+               count(*) FILTER (WHERE e.is_inferred), count(*) FILTER (WHERE e.event_type = 'click'),
+               (SELECT count(*) FROM mail_tracked_recipient WHERE message_id = %(message)s AND state = 'clicked')
+          FROM mail_tracked_event e JOIN mail_tracked_recipient r ON r.id = e.recipient_id
+         WHERE r.message_id = %(message)s""", {"message": message_id})
+    n = len(burst_set["opens"])
+    ok = (statuses == Counter({200: n, 302: n}) and opens == n and clicks == n and clicked == n
+          and inferred <= n and seconds <= 60)
+    return {"recipients": n, "clients": clients, "requests": len(paths), "seconds": seconds,
+            "rps": len(paths) / seconds, "statuses": dict(statuses), "opens": opens, "clicks": clicks,
+            "inferred": inferred, "clicked": clicked,
+            "health_idle": {"n": len(idle), "p50": percentile(idle, 0.5), "p99": percentile(idle, 0.99)},
+            "health_burst": {"n": len(during), "p50": percentile(during, 0.5), "p99": percentile(during, 0.99)},
+            "ok": ok}
+
+
 # -- profile -------------------------------------------------------------------------------
 
 # (label, every one of these must be in the stack); first match wins; only request-handling stacks
@@ -705,6 +771,18 @@ def markdown(report):
         f"{report['serialization_failures']} in the run, {hot['serialization_failures']} in the first-open/"
         "first-click bursts on one recipient.",
     ]
+    b = report.get("burst")
+    if b:
+        lines += [
+            "",
+            f"**R4 burst**: {b['recipients']} recipients each opened and clicked, {b['requests']} requests from "
+            f"{b['clients']} concurrent clients in {b['seconds']:.1f} s ({b['rps']:.0f} req/s; target: within 60 s): "
+            f"statuses {b['statuses']}; recorded {b['opens']} opens, {b['clicks']} clicks (+{b['inferred']} "
+            f"inferred opens: clicks served before their open), {b['clicked']} recipients clicked: {pf(b['ok'])}. "
+            f"A user's `/web/health` meanwhile: p50 {b['health_burst']['p50']:.0f} ms, p99 "
+            f"{b['health_burst']['p99']:.0f} ms ({b['health_burst']['n']} requests), against p50 "
+            f"{b['health_idle']['p50']:.0f} ms, p99 {b['health_idle']['p99']:.0f} ms idle.",
+        ]
     prof = report.get("profile")
     if prof:
         lines += ["", f"#### Where a request's wall time goes (py-spy on both HTTP workers, "
@@ -742,7 +820,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=2, help="Odoo --workers")
     parser.add_argument("--recipients", type=int, default=500, help="main tokens (repeat opens, clicks)")
-    parser.add_argument("--fresh", type=int, default=1000, help="tokens for the first-open runs")
+    parser.add_argument("--fresh", type=int, default=8000, help="tokens for the first-open runs (enough for a run)")
     parser.add_argument("--no-dbfilter", action="store_true",
                         help="serve without --db-filter (-d only): Odoo then skips listing the databases "
                         "on every request without a session")
@@ -770,20 +848,13 @@ def main(argv=None):
                         "in this directory, for manual wrk runs")
     parser.add_argument("--edge", type=int, default=2, metavar="WORKERS",
                         help="also measure the standalone tracking edge with this many workers (0: not)")
+    parser.add_argument("--burst", type=int, default=5000, metavar="RECIPIENTS",
+                        help="R4 burst: this many recipients each opened and clicked by --burst-clients (0: not)")
+    parser.add_argument("--burst-clients", type=int, default=64)
     parser.add_argument("--configs", default="both", choices=["both", "dbfilter", "d"],
                         help="Odoo with --db-filter, with -d only (--no-dbfilter), or both one after the other")
     args = parser.parse_args(argv)
     configs = [True] if args.no_dbfilter else {"both": [False, True], "dbfilter": [False], "d": [True]}[args.configs]
-    codes = []
-    for no_dbfilter in configs:
-        args.no_dbfilter = no_dbfilter
-        codes.append(run_config(args))
-    return max(codes)
-
-
-def run_config(args):
-    """One configuration of Odoo (``args.no_dbfilter``): the module docstring's steps."""
-
     if not shutil.which("wrk"):
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
@@ -791,28 +862,42 @@ def run_config(args):
         os.environ["ODOO_ADDONS_PATH"] = ",".join(rt.core_addons_paths() + [os.path.abspath(args.extra_addons)])
     extra_routes = [tuple(spec.split("=", 1)) for spec in args.route]
     extra_modules = [m for m in args.extra_modules.split(",") if m]
-    keys = list(ROUTES) if not args.routes else (
-        ["health"] + [k for k in args.routes.split(",") if k in ROUTES and k not in ("health", "oca")] + ["oca"])
-    keys = [key for key in keys if args.edge or not key.startswith("edge_")]
-    keys += [label for label, _path in extra_routes]
-    first_keys = dict(FIRST_KEYS, **{label: "ours" for label, path in extra_routes if "{fresh}" in path})
-
-    start, load_start = time.perf_counter(), os.getloadavg()[0]
     db = args.db or f"mtx_x1_{os.getpid()}"
     prepare_database(db, reuse=bool(args.db), update=args.update, extra_modules=extra_modules)
     tmp = tempfile.mkdtemp(prefix="mtx_x1_")
     if args.paths_dir:
         os.makedirs(args.paths_dir, exist_ok=True)
-    server = edge = None
     try:
-        data = create_fixtures(db, {"main": args.recipients, "fresh": args.fresh})
+        # one database and one set of tokens for every configuration
+        data = create_fixtures(db, {"main": args.recipients, "fresh": args.fresh,
+                                    **({"burst": args.burst} if args.burst else {})})
         lists = path_lists(db, data, extra_routes)
         files = {}
         for key, paths in lists.items():
             files[key] = os.path.join(args.paths_dir or tmp, re.sub(r"[^A-Za-z0-9_.-]+", "_", key) + ".txt")
             with open(files[key], "w", encoding="utf-8") as fh:
                 fh.write("\n".join(paths) + "\n")
+        codes = []
+        for no_dbfilter in configs:
+            args.no_dbfilter = no_dbfilter
+            codes.append(run_config(args, db, data, lists, files, extra_routes))
+        return max(codes)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.db and not args.keep_db:
+            rt.drop_db(db)
 
+
+def run_config(args, db, data, lists, files, extra_routes):
+    """One configuration of Odoo (``args.no_dbfilter``): the module docstring's steps 3 to 7."""
+    keys = list(ROUTES) if not args.routes else (
+        ["health"] + [k for k in args.routes.split(",") if k in ROUTES and k not in ("health", "oca")] + ["oca"])
+    keys = [key for key in keys if args.edge or not key.startswith("edge_")]
+    keys += [label for label, _path in extra_routes]
+    first_keys = dict(FIRST_KEYS, **{label: "ours" for label, path in extra_routes if "{fresh}" in path})
+    start, load_start = time.perf_counter(), os.getloadavg()[0]
+    server = edge = None
+    try:
         extra_args = ["--max-cron-threads", "0"] + (["--db-filter="] if args.no_dbfilter else [])
         server_env = dict(spec.split("=", 1) for spec in args.server_env)
         server = rt.OdooServer(db, workers=args.workers, extra_oca=True, log_level="warn",
@@ -858,6 +943,9 @@ def run_config(args):
                     one_run(key, args.warmup, False, round_no)
                 one_run(key, args.duration, True, round_no)
 
+        burst_result = burst_test(server.url, db, data, args.burst_clients) if args.burst else None
+        if burst_result:
+            log(f"R4 burst: {burst_result}")
         hot = exact_hot(server, db, lists, args.r4_requests, args.r4_clients)
         log(f"exact check on one recipient: {hot}")
         prof = None
@@ -910,6 +998,7 @@ def run_config(args):
             "server_env": sorted(server_env),
             "priming": priming,
             "exact_hot": hot,
+            "burst": burst_result,
             "profile": prof,
             "elapsed_s": time.perf_counter() - start,
             "load": (load_start, os.getloadavg()[0]),
@@ -921,15 +1010,12 @@ def run_config(args):
             with open(args.json, "w", encoding="utf-8") as fh:
                 json.dump(report, fh, indent=2, default=str)
         verified = (all(v["ok"] for v in by_key.values()) and priming["ok"] and hot["ok"] and no_5xx
-                    and not problems)
+                    and not problems and (burst_result is None or burst_result["ok"]))
         return 0 if verified else 1
     finally:
         for process in (server, edge):
             if process:
                 process.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not args.db and not args.keep_db:
-            rt.drop_db(db)
 
 
 if __name__ == "__main__":
