@@ -159,3 +159,20 @@ def test_x1_fast_path_in_production_mode(odoo_server, mail_catcher, crm):
     assert state_of(odoo_server.db, message_id) == "clicked"
     assert update["for_author"] and update["event"] == "click"
     assert "leaving the request to Odoo" not in log and not rt.log_problems(log), rt.log_problems(log) or log[-3000:]
+
+
+def test_x1_edge_records_an_email_of_no_record_and_no_author(odoo_server, mail_catcher, crm):
+    """An email whose author was deleted and that belongs to no record: nobody to tell,
+    the open is still recorded (no bus message at all)."""
+    mail_catcher.clear()
+    message_id = crm["sales"].post(crm["lead"], [crm["anna"]], body=body_with_links(2, 1))
+    body = html_part(mail_catcher.wait_for(1)[0])
+    rt.query(odoo_server.db, "UPDATE mail_message SET author_id = NULL, model = NULL, res_id = NULL WHERE id = %s",
+             (message_id,))
+    with rt.EdgeServer(odoo_server.db, workers=1) as edge:
+        opened = requests.get(PIXEL.search(body).group(1).replace(odoo_server.url, edge.url), timeout=10,
+                              headers={"User-Agent": CHROME})
+        log = edge.log_text()
+    assert opened.status_code == 200 and opened.content.startswith(GIF_START)
+    assert events_of(odoo_server.db, message_id) == [("open", "human", False, None)]
+    assert "Traceback" not in log, log[-3000:]

@@ -34,7 +34,7 @@ from odoo.modules.registry import Registry
 
 from ..models.mail_tracked_event import OdooHost
 from ..tools import tracking_http
-from ..tools.edge import CONNECT_TIMEOUT_SECONDS, SESSION_OPTIONS, TrackingDatabase
+from ..tools.edge import CONNECT_TIMEOUT_SECONDS, TrackingDatabase, session_options
 from ..tools.recorder import Recorder
 
 _logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def _connect(dbname):
     (``tools.edge.SESSION_OPTIONS``)."""
     info = dict(odoo.sql_db.connection_info_for(dbname)[1])
     info["application_name"] = f"{info.get('application_name') or 'odoo'}-tracking"[:63]
-    return psycopg2.connect(**info, connect_timeout=CONNECT_TIMEOUT_SECONDS, options=SESSION_OPTIONS)
+    return psycopg2.connect(**info, connect_timeout=CONNECT_TIMEOUT_SECONDS, options=session_options())
 
 
 def tracking_database(dbname):
@@ -98,11 +98,16 @@ def handle(environ, start_response):
     registry = dbname and Registry.registries.get(dbname)
     if not registry or not registry.ready or "mail.tracked.event" not in registry:
         return None
+    # the thread's request attributes, as Odoo's __call__ sets them (its log lines read them)
     current_thread = threading.current_thread()
     current_thread.query_count = 0
     current_thread.query_time = 0
     current_thread.perf_t0 = time.time()
+    current_thread.cursor_mode = None
     current_thread.dbname = dbname
+    for attribute in ("uid", "url"):
+        if hasattr(current_thread, attribute):
+            delattr(current_thread, attribute)
     try:
         if registry.test_cr is not None:
             with registry.cursor() as cr:
@@ -112,6 +117,9 @@ def handle(environ, start_response):
     except psycopg2.Error as error:
         # nothing was committed: Odoo's route tries again, and reports what fails
         _logger.warning("Email tracking fast path: %s; leaving the request to Odoo", error)
+        return None
+    except Exception:  # noqa: BLE001 - whatever it is, Odoo's route answers the request
+        _logger.exception("Email tracking fast path failed; leaving the request to Odoo")
         return None
     if response is None:
         return None

@@ -137,10 +137,12 @@ class MailTrackedEvent(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _recorder(self):
+    def _recorder(self, flush=True):
         """The recorder of opens and clicks (tools/recorder.py) in this
-        environment's transaction."""
-        self.env.flush_all()  # its statements read and write the tables directly
+        environment's transaction. ``flush``: its statements read and write
+        the tables directly (not needed to send bus messages only)."""
+        if flush:
+            self.env.flush_all()
         return Recorder(self.env.cr, OdooHost(self.env.cr, self.env))
 
     @api.model

@@ -130,13 +130,13 @@ class MailTrackedRecipient(models.Model):
     def _notify_engagement(self, row, evidence, date):
         """Tell the web clients that this recipient just opened, clicked or
         replied, from ``row`` (see ``Recorder.notify_engagement``)."""
-        self.env["mail.tracked.event"]._recorder().notify_engagement(row, evidence, date)
+        self.env["mail.tracked.event"]._recorder(flush=False).notify_engagement(row, evidence, date)
 
     @api.model
     def _push_refresh(self, model, res_id, message_id):
         """Tell the chatters showing a record that one of its emails' tracking
         changed (see ``Recorder.push_refresh``)."""
-        self.env["mail.tracked.event"]._recorder().push_refresh(model, res_id, message_id)
+        self.env["mail.tracked.event"]._recorder(flush=False).push_refresh(model, res_id, message_id)
 
     @api.model
     def _optout_contact(self, token):

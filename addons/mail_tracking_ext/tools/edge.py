@@ -27,6 +27,7 @@ author's own opens from a browser logged in to Odoo on the same host count as
 anybody's (Odoo's routes tell them apart).
 """
 import glob
+import html
 import json
 import logging
 import os
@@ -41,7 +42,7 @@ from werkzeug.wrappers import Response
 from werkzeug.wsgi import ClosingIterator
 
 from . import tracking_http
-from .recorder import Recorder
+from .recorder import Recorder, execute_prepared
 
 _logger = logging.getLogger(__name__)
 
@@ -54,6 +55,11 @@ STATEMENT_TIMEOUT_MS = 5000
 # restart, may lose the last fraction of a second of opens and clicks), and no statement
 # holds a request for long. Only these connections, never Odoo's own.
 SESSION_OPTIONS = f"-c synchronous_commit=off -c statement_timeout={STATEMENT_TIMEOUT_MS}"
+
+
+def session_options():
+    """``SESSION_OPTIONS`` after what the environment's PGOPTIONS sets."""
+    return f"{os.environ.get('PGOPTIONS', '')} {SESSION_OPTIONS}".strip()
 EXPIRED_TITLE = "This link has expired"
 EXPIRED_TEXT = ("The email that contained it was deleted by its sender, so we no longer know where it led. "
                 "If you still need it, please ask the sender.")
@@ -79,12 +85,15 @@ class EdgeHost:
         self.tasks.append(task)
 
     def send(self, notifications):
-        rows = [(json_dump(channel), json_dump({"type": notification_type, "payload": payload}))
-                for channel, notification_type, payload in notifications]
-        self.cr.execute(
-            "INSERT INTO bus_bus (channel, message, create_date, write_date) VALUES "
-            + ", ".join(["(%s, %s, now() at time zone 'utc', now() at time zone 'utc')"] * len(rows)),
-            [value for row in rows for value in row])
+        if not notifications:
+            return
+        params = {}
+        for index, (channel, notification_type, payload) in enumerate(notifications):
+            params[f"channel{index}"] = json_dump(channel)
+            params[f"message{index}"] = json_dump({"type": notification_type, "payload": payload})
+        execute_prepared(self.cr, "INSERT INTO bus_bus (channel, message, create_date, write_date) VALUES " + ", ".join(
+            f"(%(channel{index})s, %(message{index})s, now() at time zone 'utc', now() at time zone 'utc')"
+            for index in range(len(notifications))), params)
         for channel, _type, _payload in notifications:
             if list(channel) not in self.channels:
                 self.channels.append(list(channel))
@@ -106,6 +115,50 @@ def _po_translations(msgids):
     return translations
 
 
+class _Connections:
+    """Idle connections to one database, kept between requests (a few per
+    process); ``connect(dbname)`` opens one."""
+
+    IDLE = 4
+
+    def __init__(self, dbname, connect):
+        self.dbname = dbname
+        self._connect = connect
+        self._idle = []
+        self._lock = threading.Lock()
+
+    def borrow(self):
+        """``(connection, reused)``: an idle connection, or a new one."""
+        with self._lock:
+            while self._idle:
+                connection = self._idle.pop()
+                if not connection.closed:
+                    return connection, True
+        connection = self._connect(self.dbname)
+        # explicit, whatever the database's default: a lost race on a recipient's row waits
+        connection.set_session(isolation_level="READ COMMITTED")
+        return connection, False
+
+    def give_back(self, connection):
+        with self._lock:
+            if not connection.closed and len(self._idle) < self.IDLE:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+
+# Odoo's bus listens on one database for every database of the server: its connections are
+# shared by all the TrackingDatabase objects of a process.
+_NOTIFY_CONNECTIONS = {}
+
+
+def _is_stale(error):
+    """The connection, not the request, failed: the server restarted or closed it
+    (idle connections see it first), or it lost its prepared statements."""
+    return isinstance(error, psycopg2.OperationalError | psycopg2.InterfaceError) or \
+        getattr(error, "pgcode", None) == "26000"  # invalid_sql_statement_name
+
+
 class TrackingDatabase:
     """Recording into one database on connections of its own, kept open
     between requests (a few per process, one per thread at work): the
@@ -114,83 +167,82 @@ class TrackingDatabase:
     through Odoo's bus: rows of ``bus_bus`` in the transaction, a NOTIFY once
     it is committed. ``connect(dbname)`` opens a psycopg2 connection."""
 
-    IDLE_CONNECTIONS = 4
-
     def __init__(self, dbname, connect, notify_dbname="postgres", notify_function="pg_notify"):
         self.dbname = dbname
-        self.notify_dbname = notify_dbname
         self.notify_function = notify_function
-        self._connect = connect
-        self._idle = []
-        self._idle_notify = []
-        self._lock = threading.Lock()
-
-    def _borrow(self, idle, dbname):
-        with self._lock:
-            while idle:
-                connection = idle.pop()
-                if not connection.closed:
-                    return connection
-        return self._connect(dbname)
-
-    def _give_back(self, idle, connection):
-        with self._lock:
-            if not connection.closed and len(idle) < self.IDLE_CONNECTIONS:
-                idle.append(connection)
-                return
-        connection.close()
+        self._connections = _Connections(dbname, connect)
+        self._notify_connections = _NOTIFY_CONNECTIONS.setdefault(
+            notify_dbname, _Connections(notify_dbname, connect))
 
     def record(self, asked, environ, ip):
         """Record the request ``asked`` (``tracking_http.tracking_request``) and
         return its response as a WSGI application, or None for a link that
         leads nowhere (nothing recorded). A database error propagates, nothing
-        committed. What waits for the commit (the bus's NOTIFY, a later
-        judgement) runs once the response is sent."""
-        connection = self._borrow(self._idle, self.dbname)
-        try:
-            with connection.cursor() as cr:
-                host = EdgeHost(cr, self.dbname)
-                response = tracking_http.answer(Recorder(cr, host, prepared=True), *asked, environ, ip)
-            connection.commit()
-        except BaseException:
-            connection.close()  # whatever state it is in, a new one is made for the next request
-            self._give_back(self._idle, connection)
-            raise
+        committed; a connection that had gone stale while idle is replaced once.
+        What waits for the commit (the bus's NOTIFY, a later judgement) runs
+        once the response is sent."""
+        while True:
+            connection, reused = self._connections.borrow()
+            try:
+                with connection.cursor() as cr:
+                    host = EdgeHost(cr, self.dbname)
+                    response = tracking_http.answer(Recorder(cr, host, prepared=True), *asked, environ, ip)
+                connection.commit()
+                break
+            except BaseException as error:
+                connection.close()  # whatever state it is in, a new one is made for the next request
+                if not (reused and _is_stale(error)):
+                    raise
+                _logger.info("Email tracking: a stale database connection replaced (%s)", error)
 
         def finish():
             try:
                 self._after_commit(connection, host)
             finally:
-                self._give_back(self._idle, connection)
+                self._connections.give_back(connection)
 
         if response is None:
             finish()
             return None
         if not host.channels and not host.tasks:
-            self._give_back(self._idle, connection)
+            self._connections.give_back(connection)
             return response
-        return lambda environ, start_response: ClosingIterator(response(environ, start_response), [finish])
+
+        def respond(environ, start_response):
+            try:
+                body = response(environ, start_response)
+            except BaseException:
+                finish()
+                raise
+            return ClosingIterator(body, [finish])
+
+        return respond
 
     def _after_commit(self, connection, host, depth=0):
         """What the transaction left for after its commit: the bus's NOTIFY and
-        the later steps of the recorder, each in a transaction of its own."""
+        the later steps of the recorder, each in a transaction of its own; one
+        failing does not keep the others from running."""
         try:
             self._notify(host.channels)
-            for task in host.tasks:
+        except Exception:  # noqa: BLE001 - the request is recorded: log, never fail it
+            _logger.exception("Email tracking: could not notify Odoo's bus")
+        for task in host.tasks:
+            try:
                 with connection.cursor() as cr:
                     later = EdgeHost(cr, self.dbname)
                     task(Recorder(cr, later, prepared=True))
                 connection.commit()
-                if depth < 2:
-                    self._after_commit(connection, later, depth + 1)
-        except Exception:  # noqa: BLE001 - the request is recorded: log, never fail it
-            _logger.exception("Email tracking: could not finish a recording after its commit")
-            connection.rollback()
+            except Exception:  # noqa: BLE001 - the request is recorded: log, never fail it
+                _logger.exception("Email tracking: could not finish a recording after its commit")
+                connection.close()  # a new one is made for the next request
+                return
+            if depth < 2:
+                self._after_commit(connection, later, depth + 1)
 
     def _notify(self, channels):
         if not channels:
             return
-        connection = self._borrow(self._idle_notify, self.notify_dbname)
+        connection, _reused = self._notify_connections.borrow()
         try:
             connection.autocommit = True
             with connection.cursor() as cr:
@@ -199,7 +251,7 @@ class TrackingDatabase:
             connection.close()
             raise
         finally:
-            self._give_back(self._idle_notify, connection)
+            self._notify_connections.give_back(connection)
 
 
 class Edge:
@@ -222,7 +274,7 @@ class Edge:
 
     @staticmethod
     def _connect(dbname):
-        return psycopg2.connect(dbname=dbname, connect_timeout=CONNECT_TIMEOUT_SECONDS, options=SESSION_OPTIONS,
+        return psycopg2.connect(dbname=dbname, connect_timeout=CONNECT_TIMEOUT_SECONDS, options=session_options(),
                                 application_name="mail_tracking_edge")
 
     def __call__(self, environ, start_response):
@@ -257,15 +309,11 @@ class Edge:
         title, text = texts.get(EXPIRED_TITLE, EXPIRED_TITLE), texts.get(EXPIRED_TEXT, EXPIRED_TEXT)
         page = (f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8"/>'
                 '<meta name="viewport" content="width=device-width, initial-scale=1"/>'
-                f'<meta name="robots" content="noindex"/><title>{_escape(title)}</title></head>'
+                f'<meta name="robots" content="noindex"/><title>{html.escape(title)}</title></head>'
                 '<body style="font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:12vh auto;padding:2rem">'
-                f'<h1 style="font-size:1.25rem">{_escape(title)}</h1><p>{_escape(text)}</p></body></html>')
+                f'<h1 style="font-size:1.25rem">{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>')
         return Response(page, status=404, headers=[("Content-Type", "text/html; charset=utf-8"),
                                                    *tracking_http.NO_STORE])
-
-
-def _escape(text):
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class _LazyApplication:

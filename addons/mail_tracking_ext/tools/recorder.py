@@ -5,7 +5,7 @@ Three ways lead to it, and they share every rule through this module:
 
 * Odoo's routes (``controllers/tracking.py`` through ``mail.tracked.event``);
 * the fast path that answers those routes in front of Odoo's request handling
-  (``tools/fast_path.py``);
+  (``controllers/fast_path.py``);
 * the standalone tracking edge, a plain WSGI application (``tools/edge.py``).
 
 The edge runs without Odoo, so this module uses the DB-API alone: plain SQL
@@ -97,11 +97,12 @@ def own_networks(value):
     a machine's. A value typed elsewhere than in Settings must not stop the
     tracking routes: what is not a network is left out."""
     value = value or ""
-    if value not in _OWN_NETWORKS:
+    networks = _OWN_NETWORKS.get(value)
+    if networks is None:
         if len(_OWN_NETWORKS) > 16:
             _OWN_NETWORKS.clear()
-        _OWN_NETWORKS[value] = event_source.NetworkSet(value.replace(",", " ").split(), strict=False)
-    return _OWN_NETWORKS[value]
+        networks = _OWN_NETWORKS[value] = event_source.NetworkSet(value.replace(",", " ").split(), strict=False)
+    return networks
 
 
 def _is_serialization_failure(error):
@@ -117,11 +118,20 @@ class Recorder:
         between transactions (not one of Odoo's pool, which resets them)."""
         self.cr = cr
         self.host = host
-        self._execute_main = execute_prepared if prepared else lambda cr, query, params: cr.execute(query, params)
+        self._prepared = prepared
         # Odoo's cursors: REPEATABLE READ, and a failed statement logged as an error (a lost
         # race is expected); the edge's connections: READ COMMITTED, a race waits
         self._odoo_cursor = hasattr(cr, "postcommit")
         self._quietly = {"log_exceptions": False} if self._odoo_cursor else {}
+
+    def _execute(self, query, params):
+        """Run one of the recorder's statements: prepared where the connection
+        keeps them, else as Odoo's cursors run queries (a failure not logged as
+        an error: a lost race is expected)."""
+        if self._prepared:
+            execute_prepared(self.cr, query, params)
+        else:
+            self.cr.execute(query, params, **self._quietly)
 
     # ------------------------------------------------------------
     # What a request says
@@ -162,7 +172,7 @@ class Recorder:
             return
         row_sql, row_params = self._engagement_row(hit, "open")
         insert_sql, insert_params = self._insert_event(hit, "open")
-        self._execute_main(self.cr, f"""
+        self._execute(f"""
             WITH recipient AS ({row_sql} AND m.track_opens AND p.do_not_track IS NOT TRUE),
             event AS ({insert_sql} FROM recipient RETURNING id)
             SELECT recipient.*, event.id AS event_id FROM recipient, event
@@ -182,7 +192,7 @@ class Recorder:
             return None
         row_sql, row_params = self._engagement_row(hit, "click", ref)
         insert_sql, insert_params = self._insert_event(hit, "click")
-        self._execute_main(self.cr, f"""
+        self._execute(f"""
             WITH target AS ({row_sql} AND m.tracked_links ? %(ref)s),
             click AS ({insert_sql} FROM target
                        WHERE %(record)s AND track_clicks AND do_not_track IS NOT TRUE RETURNING id)
@@ -301,6 +311,7 @@ class Recorder:
             self.classify(row["event_id"], verdict, event_type)
         if verdict.rule in event_source.REVEALING_RULES:
             # what this network did just before was the scanner's too: statuses follow at once
+            self.lock_recipient(row["id"])
             self.revise_network(row["id"], hit["ip"], now, verdict)
             self.recompute_state([row["id"]])
         if verdict.source in event_source.UNCOUNTED_MACHINES:
@@ -333,9 +344,18 @@ class Recorder:
             return
         verdict = event_source.Verdict("scanner", "honeypot") if hidden else \
             event_source.Verdict("scanner", "burst", str(links))
+        self.lock_recipient(row["id"])
         self.revise_network(row["id"], ip, now, verdict)
         self.recompute_state([row["id"]])
         self.push_refresh(row["model"], row["res_id"], row["message_id"])
+
+    def lock_recipient(self, recipient_id):
+        """Wait for the transactions that are moving this recipient (a person's
+        click on another link, at the same instant) before its events are
+        re-classified and its state derived again: under READ COMMITTED the
+        next statements then see what they committed."""
+        self.cr.execute("SELECT FROM mail_tracked_recipient WHERE id = %(id)s FOR NO KEY UPDATE",
+                        {"id": recipient_id}, **self._quietly)
 
     def classify(self, event_id, verdict, event_type):
         """Give the event ``event_id`` ``verdict``."""
@@ -406,7 +426,7 @@ class Recorder:
         moved forward (or only its reply dated), and the inferred open."""
         target = "clicked" if evidence == "click" else "opened"
         open_rate, click_rate = STATE_RATES[target]
-        self.cr.execute("""
+        self._execute("""
             WITH previous AS (
                 -- NO KEY UPDATE: the requests' event inserts hold KEY SHARE locks on the row
                 SELECT id, state, state = ANY(%(before)s) AS moves
@@ -436,7 +456,7 @@ class Recorder:
         """, {"id": recipient_id, "before": list(STATES[:STATES.index(target)]), "target": target,
               "open_rate": open_rate, "click_rate": click_rate, "date": date, "reply": evidence == "reply",
               "ip": ip, "user_agent": user_agent, "rule": "reply" if evidence == "reply" else "person",
-              "infers": evidence != "open"}, **self._quietly)
+              "infers": evidence != "open"})
         row = self.cr.fetchone()
         return row and row[0]
 
@@ -516,7 +536,8 @@ class Recorder:
                 "model": row["model"] or False,
                 "res_id": row["res_id"] or False,
             }))
-        self.host.send(notifications)
+        if notifications:
+            self.host.send(notifications)
 
     def push_refresh(self, model, res_id, message_id):
         """Tell the chatters showing a record that one of its emails' tracking

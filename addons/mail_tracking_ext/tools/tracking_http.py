@@ -8,9 +8,10 @@ malformed token, a link whose email is gone, a visitor logged in to Odoo) is
 left to Odoo's routes, which refuse or explain it.
 """
 import base64
+import html
 import re
 
-import werkzeug.utils
+from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response
 
 from .html import LINK_REF_LENGTH
@@ -18,7 +19,8 @@ from .token import MAX_TOKEN_LENGTH
 
 # The smallest transparent 1x1 GIF.
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-NO_STORE = [("Cache-Control", "no-store, max-age=0"), ("Pragma", "no-cache")]
+# with what Odoo adds to every response (and, to images, a Content-Security-Policy)
+NO_STORE = [("Cache-Control", "no-store, max-age=0"), ("Pragma", "no-cache"), ("X-Content-Type-Options", "nosniff")]
 PREFIX = "/email-tracking/"
 _TOKEN = rf"[A-Za-z0-9_-]{{1,{MAX_TOKEN_LENGTH}}}"
 OPEN_PATH = re.compile(rf"/email-tracking/open/({_TOKEN})\.gif")
@@ -62,7 +64,8 @@ def answer(recorder, kind, token, ref, environ, ip):
     return redirect(url)
 
 
-PIXEL_HEADERS = (("Content-Type", "image/gif"), ("Content-Length", str(len(PIXEL_GIF))), *NO_STORE)
+PIXEL_HEADERS = (("Content-Type", "image/gif"), ("Content-Length", str(len(PIXEL_GIF))), *NO_STORE,
+                 ("Content-Security-Policy", "default-src 'none'"))
 
 
 def pixel():
@@ -75,6 +78,17 @@ def pixel():
 
 
 def redirect(url):
-    response = werkzeug.utils.redirect(url, code=302)
-    response.headers.extend(NO_STORE)
-    return response
+    """werkzeug's redirect (the Location encoded as werkzeug encodes it, its
+    page), as a WSGI application made without a Response object."""
+    location = iri_to_uri(url, safe_conversion=True)
+    body = (
+        "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n<h1>Redirecting...</h1>\n"
+        f'<p>You should be redirected automatically to the target URL: <a href="{html.escape(location)}">'
+        f"{html.escape(url)}</a>. If not, click the link.\n").encode()
+    headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
+               ("Location", location), *NO_STORE]
+
+    def respond(environ, start_response):
+        start_response("302 FOUND", headers)
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+    return respond
