@@ -37,10 +37,11 @@ bench: bootstrap
 bench-a1: bootstrap
 	@$(IN_ENV) tests/bench/bench_a1.py $(ARGS)
 
-## bench-x1: SPEC X1 in one go (wrk on /web/health, our open/click routes, mass_mailing's and OCA
-##           mail_tracking's pixels, same server, alternating; checks no event is lost; throw-away
-##           database); markdown on stdout, ~4 min.
-##           e.g. make bench-x1 ARGS="--rounds 1 --duration 10"  |  ARGS="--profile 8" (py-spy)
+## bench-x1: SPEC X1 in one go (wrk on /web/health, our open/click routes through the fast path and
+##           the standalone edge, mass_mailing's and OCA mail_tracking's pixels, same server, alternating;
+##           Odoo with --db-filter then -d only; checks no event is lost; the R4 burst of 5,000
+##           recipients; throw-away database); markdown on stdout, ~13 min.
+##           e.g. make bench-x1 ARGS="--configs d --rounds 1 --duration 10"  |  ARGS="--profile 8" (py-spy)
 bench-x1: bootstrap
 	@$(IN_ENV) tests/bench/bench_routes.py $(ARGS)
 

@@ -25,6 +25,8 @@ def main():
     parser.add_argument("--proxies", type=int, default=0,
                         help="proxies in front that add X-Forwarded-For (the documented layout has 1)")
     args = parser.parse_args()
+    if not rt.db_exists(args.database):
+        sys.exit(f"[edge] no database {args.database!r}: `make run` creates the demo database, or pass --database")
     command, env = rt.edge_command(args.database, args.bind, args.workers, args.proxies)
     print(f"[edge] http://{args.bind}/email-tracking/ -> database {args.database} ({args.workers} workers)",
           flush=True)

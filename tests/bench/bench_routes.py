@@ -462,7 +462,8 @@ def percentile(values, share):
 
 def _burst_client_process(url, paths, threads):
     """One client process of ``parallel_burst``: ``threads`` clients GET ``paths``
-    between them, each over one connection (reopened when the server closes it)."""
+    between them, a connection per request (Odoo's prefork workers serve one
+    connection at a time: a kept one would hold a worker between requests)."""
     host, port = url.split("//", 1)[1].split(":")
     work = iter(paths)
     lock = threading.Lock()
@@ -476,14 +477,13 @@ def _burst_client_process(url, paths, threads):
             if path is None:
                 break
             try:
-                connection.request("GET", path, headers={"User-Agent": BROWSER})
+                connection.request("GET", path, headers={"User-Agent": BROWSER, "Connection": "close"})
                 response = connection.getresponse()
                 response.read()
                 statuses[response.status] += 1
             except (OSError, http.client.HTTPException) as exc:
                 statuses[f"socket error: {exc.__class__.__name__}"] += 1
-                connection.close()
-        connection.close()
+            connection.close()
         return statuses
 
     with ThreadPoolExecutor(threads) as pool:
