@@ -2,6 +2,8 @@
 salesperson posting from the chatter over HTTP, and what the recipients' mail
 clients see of the delivered emails."""
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import requests
@@ -107,3 +109,16 @@ def crm_on(db, login, contact_email):
             server.stop()
 
 
+
+
+def get_at_once(urls, user_agent):
+    """GET every URL of ``urls`` at the same instant (one client each, released
+    together, as a gateway follows every link of a copy); their status codes."""
+    barrier = threading.Barrier(len(urls))
+
+    def get(url):
+        barrier.wait()
+        return requests.get(url, allow_redirects=False, timeout=30, headers={"User-Agent": user_agent}).status_code
+
+    with ThreadPoolExecutor(len(urls)) as pool:
+        return list(pool.map(get, urls))

@@ -3,9 +3,7 @@ front of the same PostgreSQL database as a real Odoo: what it records, how it an
 that Odoo's web clients hear of it through Odoo's bus (X1, issue 12)."""
 
 import json
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from a1_replay import body_with_links
@@ -13,7 +11,7 @@ from test_tracking_e2e import connect_websocket, next_notification
 
 from devtools import odoo_runtime as rt
 
-from e2e_crm import PIXEL, Salesperson, delivered_ago, html_part, visible_links
+from e2e_crm import PIXEL, Salesperson, delivered_ago, get_at_once, html_part, visible_links
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/126.0.0.0 Safari/537.36")
@@ -100,14 +98,7 @@ def test_x1_a3_edge_judges_parallel_links_once_committed(odoo_server, mail_catch
     delivered_ago(odoo_server.db, message_id, 60)
     with rt.EdgeServer(odoo_server.db, workers=2) as edge:
         links = [url.replace(odoo_server.url, edge.url) for url, _token, _ref in visible_links(body)]
-        barrier = threading.Barrier(len(links))
-
-        def follow(url):
-            barrier.wait()
-            return requests.get(url, allow_redirects=False, timeout=30, headers={"User-Agent": CHROME}).status_code
-
-        with ThreadPoolExecutor(len(links)) as pool:
-            assert list(pool.map(follow, links)) == [302] * len(links)
+        assert get_at_once(links, CHROME) == [302] * len(links)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and state_of(odoo_server.db, message_id) != "sent":
             time.sleep(0.2)
@@ -133,16 +124,8 @@ def test_x1_fast_path_in_production_mode(odoo_server, mail_catcher, crm):
             pixel = PIXEL.search(body).group(1).replace(odoo_server.url, server.url)
             (link, _token, _ref), = visible_links(body)
             link = link.replace(odoo_server.url, server.url)
-            barrier = threading.Barrier(64)
-
-            def get(url):
-                barrier.wait()
-                return requests.get(url, allow_redirects=False, timeout=30, headers={"User-Agent": CHROME}).status_code
-
-            with ThreadPoolExecutor(64) as pool:
-                assert set(pool.map(get, [link] * 64)) == {302}
-            with ThreadPoolExecutor(64) as pool:
-                assert set(pool.map(get, [pixel] * 64)) == {200}
+            assert set(get_at_once([link] * 64, CHROME)) == {302}
+            assert set(get_at_once([pixel] * 64, CHROME)) == {200}
             update = next_notification(socket, "mail_tracking_ext/engagement",
                                        lambda payload: payload.get("message_id") == message_id)
             fast_path_connections = rt.query("postgres", """

@@ -3,16 +3,13 @@ replayed through a real Odoo server behind a reverse proxy (``--proxy-mode``,
 the client's address in X-Forwarded-For), with real delivery through SMTP.
 The suite fails below the targets; ``make bench-a1`` prints the same figures."""
 
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
-import requests
 from a1_replay import body_with_links, markdown, meets_targets, replay, score
 
 from devtools import odoo_runtime as rt
 
-from e2e_crm import Salesperson, delivered_ago, html_part, visible_links
+from e2e_crm import Salesperson, delivered_ago, get_at_once, html_part, visible_links
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/126.0.0.0 Safari/537.36")
@@ -41,14 +38,7 @@ def test_a3_links_followed_at_the_same_instant_are_a_program(odoo_server, mail_c
     body = html_part(mail_catcher.wait_for(1)[0])
     delivered_ago(odoo_server.db, message_id, 60)
     links = [url for url, _token, _ref in visible_links(body)]
-    barrier = threading.Barrier(len(links))
-
-    def follow(url):
-        barrier.wait()
-        return requests.get(url, allow_redirects=False, timeout=30, headers={"User-Agent": CHROME}).status_code
-
-    with ThreadPoolExecutor(len(links)) as pool:
-        assert list(pool.map(follow, links)) == [302] * len(links)
+    assert get_at_once(links, CHROME) == [302] * len(links)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         rows = rt.query(odoo_server.db, """
