@@ -50,10 +50,14 @@ SELECT m.id, p.id, p.id, p.email, md5(m.id::text) || md5(p.id::text), 'clicked',
   JOIN (SELECT id, email, row_number() OVER (ORDER BY id) AS n
           FROM res_partner WHERE email LIKE 'contact%%@x3.example') p ON p.n = m.n;
 
-INSERT INTO mail_tracked_event (recipient_id, author_id, event_type, event_date, url, is_inferred)
+INSERT INTO mail_tracked_event (recipient_id, author_id, event_type, event_date, url, is_inferred,
+                                source, source_rule, is_counted, delivery_delay)
 SELECT r.id, r.author_id, CASE WHEN g %% 5 = 0 THEN 'click' ELSE 'open' END,
        r.sent_date + make_interval(mins => g),
-       CASE WHEN g %% 5 = 0 THEN 'https://shop.example/offer' END, false
+       CASE WHEN g %% 5 = 0 THEN 'https://shop.example/offer' END, false,
+       -- a person's, as the recorder writes them; every 50th a privacy proxy's (A1)
+       CASE WHEN g %% 50 = 1 THEN 'privacy_proxy' ELSE 'human' END,
+       CASE WHEN g %% 50 = 1 THEN 'listed' ELSE 'person' END, g %% 50 != 1, g * 60
   FROM mail_tracked_recipient r, generate_series(1, %(events)s) g
  WHERE r.email LIKE 'contact%%@x3.example';
 """
