@@ -4,6 +4,7 @@ that Odoo's web clients hear of it through Odoo's bus (X1, issue 12)."""
 
 import json
 import time
+from contextlib import contextmanager
 
 import requests
 from a1_replay import body_with_links
@@ -29,17 +30,29 @@ def state_of(db, message_id):
     return rt.query(db, "SELECT state FROM mail_tracked_recipient WHERE message_id = %s", (message_id,))[0][0]
 
 
+@contextmanager
+def sent_while_listening(server, mail_catcher, crm, contact, body):
+    """The salesperson, subscribed to Odoo's bus over a real websocket, sends ``body``
+    to ``contact`` from the opportunity: ``(socket, message id, delivered body)``, the
+    email delivered an hour ago."""
+    author = Salesperson(server, crm["sales_login"], f"{crm['sales_login']}-pw")
+    socket = connect_websocket(server, author.session.cookies["session_id"])
+    try:
+        socket.send(json.dumps({"event_name": "subscribe", "data": {"channels": [], "last": 0}}))
+        mail_catcher.clear()
+        message_id = author.post(crm["lead"], [contact], body=body)
+        delivered = html_part(mail_catcher.wait_for(1)[0])
+        delivered_ago(server.db, message_id, 3600)
+        yield socket, message_id, delivered
+    finally:
+        socket.close()
+
+
 def test_x1_edge_records_as_odoo_and_the_author_hears_it_live(odoo_server, mail_catcher, crm):
     server = rt.OdooServer(odoo_server.db, workers=2, smtp_port=mail_catcher.smtp_port)
     with server, rt.EdgeServer(odoo_server.db, workers=2) as edge:
-        author = Salesperson(server, crm["sales_login"], f"{crm['sales_login']}-pw")
-        socket = connect_websocket(server, author.session.cookies["session_id"])
-        try:
-            socket.send(json.dumps({"event_name": "subscribe", "data": {"channels": [], "last": 0}}))
-            mail_catcher.clear()
-            message_id = author.post(crm["lead"], [crm["anna"]], body=body_with_links(0, 1))
-            body = html_part(mail_catcher.wait_for(1)[0])
-            delivered_ago(odoo_server.db, message_id, 3600)
+        with sent_while_listening(server, mail_catcher, crm, crm["anna"], body_with_links(0, 1)) as (
+                socket, message_id, body):
             pixel = PIXEL.search(body).group(1).replace(odoo_server.url, edge.url)
             (link, _token, _ref), = visible_links(body)
             opened = requests.get(pixel, timeout=10, headers={"User-Agent": CHROME})
@@ -51,8 +64,6 @@ def test_x1_edge_records_as_odoo_and_the_author_hears_it_live(odoo_server, mail_
                                    headers={"User-Agent": CHROME})
             target = rt.query(odoo_server.db, "SELECT tracked_links FROM mail_message WHERE id = %s",
                               (message_id,))[0][0]
-        finally:
-            socket.close()
         edge_log = edge.log_text()
         odoo_log = server.log_text()
     assert update["for_author"] and update["event"] == "open" and update["recipient"]["name"] == "Anna"
@@ -113,14 +124,8 @@ def test_x1_fast_path_in_production_mode(odoo_server, mail_catcher, crm):
     hears of it over the websocket, and no request fell back to Odoo's routes."""
     server = rt.OdooServer(odoo_server.db, workers=2, smtp_port=mail_catcher.smtp_port)
     with server:
-        author = Salesperson(server, crm["sales_login"], f"{crm['sales_login']}-pw")
-        socket = connect_websocket(server, author.session.cookies["session_id"])
-        try:
-            socket.send(json.dumps({"event_name": "subscribe", "data": {"channels": [], "last": 0}}))
-            mail_catcher.clear()
-            message_id = author.post(crm["lead"], [crm["bruno"]], body=body_with_links(1, 1))
-            body = html_part(mail_catcher.wait_for(1)[0])
-            delivered_ago(odoo_server.db, message_id, 3600)
+        with sent_while_listening(server, mail_catcher, crm, crm["bruno"], body_with_links(1, 1)) as (
+                socket, message_id, body):
             pixel = PIXEL.search(body).group(1).replace(odoo_server.url, server.url)
             (link, _token, _ref), = visible_links(body)
             link = link.replace(odoo_server.url, server.url)
@@ -131,8 +136,6 @@ def test_x1_fast_path_in_production_mode(odoo_server, mail_catcher, crm):
             fast_path_connections = rt.query("postgres", """
                 SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name LIKE 'odoo-%%-tracking'
             """, (odoo_server.db,))[0][0]
-        finally:
-            socket.close()
         log = server.log_text()
     assert fast_path_connections >= 1, "the HTTP workers recorded on the fast path's connections"
     events = events_of(odoo_server.db, message_id)
