@@ -1,7 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..tools.event_source import NetworkSet
+from ..tools.event_source import NetworkSet, split_networks
+from ..tools.recorder import OWN_NETWORKS_KEY
 
 
 class ResConfigSettings(models.TransientModel):
@@ -26,7 +27,7 @@ class ResConfigSettings(models.TransientModel):
         "Tracking Retention (days)", config_parameter="mail_tracking_ext.retention_days", default=365,
         help="Opens and clicks older than this are deleted every day.")
     mail_tracking_own_networks = fields.Char(
-        "Own Mail Gateway Networks", config_parameter="mail_tracking_ext.own_networks",
+        "Own Mail Gateway Networks", config_parameter=OWN_NETWORKS_KEY,
         help="Networks (CIDR, e.g. 203.0.113.0/24) of your own mail servers and security gateways, separated "
              "by spaces or commas: the opens and clicks they make are a machine's, never counted.")
     mail_logging_enforce_default = fields.Boolean(
@@ -56,7 +57,7 @@ class ResConfigSettings(models.TransientModel):
     @api.constrains("mail_tracking_own_networks")
     def _check_mail_tracking_own_networks(self):
         for settings in self:
-            for network in (settings.mail_tracking_own_networks or "").replace(",", " ").split():
+            for network in split_networks(settings.mail_tracking_own_networks):
                 try:
                     NetworkSet([network])
                 except ValueError:

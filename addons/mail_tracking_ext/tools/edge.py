@@ -186,7 +186,7 @@ class TrackingDatabase:
             try:
                 with connection.cursor() as cr:
                     host = EdgeHost(cr, self.dbname)
-                    response = tracking_http.answer(Recorder(cr, host, prepared=True), *asked, environ, ip)
+                    response = tracking_http.answer(Recorder(cr, host), *asked, environ, ip)
                 connection.commit()
                 break
             except BaseException as error:
@@ -230,7 +230,7 @@ class TrackingDatabase:
             try:
                 with connection.cursor() as cr:
                     later = EdgeHost(cr, self.dbname)
-                    task(Recorder(cr, later, prepared=True))
+                    task(Recorder(cr, later))
                 connection.commit()
             except Exception:  # noqa: BLE001 - the request is recorded: log, never fail it
                 _logger.exception("Email tracking: could not finish a recording after its commit")

@@ -157,6 +157,27 @@ def parse_address(address):
     return (address.version == 6 and address.ipv4_mapped) or address
 
 
+def split_networks(value):
+    """The networks (CIDR) a setting lists, separated by spaces or commas."""
+    return (value or "").replace(",", " ").split()
+
+
+_OWN_NETWORKS = {}  # setting's value -> its NetworkSet, per process
+
+
+def own_networks(value):
+    """The networks of the company's own mail gateway, from the setting's
+    ``value``: what comes from them is a machine's. A value typed elsewhere
+    than in Settings must not stop the tracking routes: what is not a network
+    is left out."""
+    networks = _OWN_NETWORKS.get(value or "")
+    if networks is None:
+        if len(_OWN_NETWORKS) > 16:
+            _OWN_NETWORKS.clear()
+        networks = _OWN_NETWORKS[value or ""] = NetworkSet(split_networks(value), strict=False)
+    return networks
+
+
 def listed_source(event_type, address, user_agent, own_networks=None):
     """The verdict on a request from what it shows alone: a network of the
     company's own mail gateway (``own_networks``, a :class:`NetworkSet`), a

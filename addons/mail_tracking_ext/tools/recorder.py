@@ -10,9 +10,9 @@ Three ways lead to it, and they share every rule through this module:
 
 The edge runs without Odoo, so this module uses the DB-API alone: plain SQL
 with named parameters on any psycopg2-like cursor (Odoo's cursors are), and a
-*host* for what differs between the three: where the settings come from, what
-runs once the transaction is committed, how the web clients are told (Odoo's
-bus, in the messages the web client already reads).
+*host* for what differs between the three: what runs once the transaction is
+committed, how the web clients are told (Odoo's bus, in the messages the web
+client already reads).
 
 A host provides::
 
@@ -88,21 +88,6 @@ def fetch_dict(cr):
 
 
 OWN_NETWORKS_KEY = "mail_tracking_ext.own_networks"
-_OWN_NETWORKS = {}  # setting's value -> its NetworkSet, per process
-
-
-def own_networks(value):
-    """The networks of the company's own mail gateway, from the setting's
-    ``value`` (CIDRs separated by spaces or commas): what comes from them is
-    a machine's. A value typed elsewhere than in Settings must not stop the
-    tracking routes: what is not a network is left out."""
-    value = value or ""
-    networks = _OWN_NETWORKS.get(value)
-    if networks is None:
-        if len(_OWN_NETWORKS) > 16:
-            _OWN_NETWORKS.clear()
-        networks = _OWN_NETWORKS[value] = event_source.NetworkSet(value.replace(",", " ").split(), strict=False)
-    return networks
 
 
 def _is_serialization_failure(error):
@@ -113,14 +98,12 @@ class Recorder:
     """Records what the requests of one transaction (``cr``) bring, for
     ``host`` (see the module's docstring)."""
 
-    def __init__(self, cr, host, prepared=False):
-        """``prepared``: ``cr``'s connection keeps its prepared statements
-        between transactions (not one of Odoo's pool, which resets them)."""
+    def __init__(self, cr, host):
         self.cr = cr
         self.host = host
-        self._prepared = prepared
-        # Odoo's cursors: REPEATABLE READ, and a failed statement logged as an error (a lost
-        # race is expected); the edge's connections: READ COMMITTED, a race waits
+        # Odoo's cursors: REPEATABLE READ, a failed statement logged as an error (a lost race
+        # is expected), connections from a pool that resets them. Else the connections of
+        # tools/edge.py: READ COMMITTED (a race waits), kept with their prepared statements.
         self._odoo_cursor = hasattr(cr, "postcommit")
         self._quietly = {"log_exceptions": False} if self._odoo_cursor else {}
 
@@ -128,7 +111,7 @@ class Recorder:
         """Run one of the recorder's statements: prepared where the connection
         keeps them, else as Odoo's cursors run queries (a failure not logged as
         an error: a lost race is expected)."""
-        if self._prepared:
+        if not self._odoo_cursor:
             execute_prepared(self.cr, query, params)
         else:
             self.cr.execute(query, params, **self._quietly)
@@ -147,18 +130,10 @@ class Recorder:
             "user_agent": user_agent,
             "session_uid": session_uid,
             # what the request shows alone, from the full address; its story is judged after. The
-            # company's own networks come with the copy's row (``_listed_with_own_networks``)
+            # company's own networks come with the copy's row (``_recorded``)
             "address": address,
             "listed": event_source.listed_source(event_type, address, user_agent),
         }
-
-    @staticmethod
-    def _listed_with_own_networks(hit, row):
-        """What the request shows alone, now that the row brought the company's
-        own networks: they come first."""
-        if hit["address"] and hit["address"] in own_networks(row["own_networks"]):
-            return event_source.Verdict("scanner", "own_network")
-        return hit["listed"]
 
     def record_open(self, token, ip=None, user_agent=None, session_uid=None):
         """Record an open of the email copy carrying ``token`` from the client
@@ -301,7 +276,8 @@ class Recorder:
         person's opens and clicks move the recipient and notify the author."""
         now = hit["now"]
         recorded_as = hit["listed"] or event_source.HUMAN
-        listed = self._listed_with_own_networks(hit, row)
+        listed = event_source.listed_source(
+            event_type, hit["address"], hit["user_agent"], event_source.own_networks(row["own_networks"]))
         delay = (now - row["sent_date"]).total_seconds() if row["sent_date"] else None
         reading = (now - row["first_open_date"]).total_seconds() if row["first_open_date"] else None
         verdict = event_source.judge(
