@@ -8,6 +8,8 @@
     "license": "LGPL-3",
     "images": ["static/description/screenshot_chatter.png"],
     "depends": ["mail", "crm"],
+    # DKIM verification of emails to the logging address (L4, R8); dnspython reads the keys
+    "external_dependencies": {"python": ["dkimpy", "dnspython"]},
     "post_load": "post_load",
     "data": [
         "security/ir.model.access.csv",

@@ -3,6 +3,8 @@ import logging
 import re
 from email import policy
 
+import psycopg2
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
@@ -139,22 +141,7 @@ class MailLoggingImport(models.Model):
                 attachment = self.env["ir.attachment"].browse(attachment_id)
                 contents[attachment_id], names[attachment_id] = attachment.raw or b"", attachment.name
             raw = self._strip_mbox_separator(contents[attachment_id][start:end])
-            message = email.message_from_bytes(raw, policy=policy.SMTP)
-            if not (message.get("From") or message.get("To") or message.get("Message-ID")):
-                # anything parses as an email without headers: say what is wrong, and with which file
-                requests |= Request._refuse(
-                    {"source": "import", "user_id": user.id, "name": names[attachment_id]}, "not_an_email")
-                continue
-            try:
-                with self.env.cr.savepoint():
-                    requests |= Request._log_email(
-                        message, source="import", user=user, create_contacts=self.create_contacts)
-            except Exception:  # noqa: BLE001 - one odd email among thousands must not stop the import
-                _logger.exception("Import %s: email %s could not be logged", self.id, message.get("Message-ID"))
-                requests |= Request._refuse({
-                    "source": "import", "user_id": user.id, "name": str(message.get("Subject") or ""),
-                    "email_from": str(message.get("From") or ""), "message_ref": str(message.get("Message-ID") or ""),
-                }, "failed")
+            requests |= self._import_email(Request, raw, names[attachment_id])
         processed = min(self.processed_count + size, self.email_count)
         values = {"processed_count": processed, "request_ids": [fields.Command.link(r.id) for r in requests]}
         if processed >= self.email_count:
@@ -170,6 +157,32 @@ class MailLoggingImport(models.Model):
                     files=self.name, logged=self.logged_count, duplicates=self.duplicate_count,
                     refused=self.refused_count),
             })
+
+    def _import_email(self, Request, raw, file_name):
+        """Log one email of the files (``raw``, its bytes): the request that says
+        what became of it. Nothing of an email that fails is kept but its refusal."""
+        user = self.user_id
+        refused = {"source": "import", "user_id": user.id, "name": file_name}
+        if limit := Request._too_large(len(raw)):
+            return Request._refuse(refused, "too_large", limit=limit)
+        message = email.message_from_bytes(raw, policy=policy.SMTP)
+        try:
+            headers = {name: str(message.get(name) or "") for name in ("From", "To", "Message-ID", "Subject")}
+        except Exception:  # noqa: BLE001 - headers Python's email package cannot read
+            _logger.info("Import %s: unreadable headers in %s", self.id, file_name, exc_info=True)
+            return Request._refuse(refused, "unreadable")
+        if not (headers["From"] or headers["To"] or headers["Message-ID"]):
+            # anything parses as an email without headers: say what is wrong, and with which file
+            return Request._refuse(refused, "not_an_email")
+        try:
+            with self.env.cr.savepoint():
+                return Request._log_email(message, source="import", user=user, create_contacts=self.create_contacts)
+        except psycopg2.OperationalError:
+            raise  # the database, not the email: the batch is tried again
+        except Exception:  # noqa: BLE001 - one odd email among thousands must not stop the import
+            _logger.exception("Import %s: email %s could not be logged", self.id, headers["Message-ID"])
+            return Request._refuse(dict(refused, name=headers["Subject"], email_from=headers["From"],
+                                        message_ref=headers["Message-ID"]), "failed")
 
     @api.model
     def _cron_import(self):

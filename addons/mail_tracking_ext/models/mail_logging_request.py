@@ -3,6 +3,8 @@ import hashlib
 import logging
 from email import policy
 
+import psycopg2
+
 import dateutil.parser
 import pytz
 from markupsafe import Markup
@@ -26,10 +28,20 @@ REFUSALS = {
     "not_an_email": _lt("This is not an email that can be read: it has no sender, no recipient and no Message-ID."),
     "failed": _lt("This email could not be read or logged."),
     "from_count": _lt("The From header must hold exactly one address; it holds: %(from)s."),
-    "unconfigured": _lt("No trusted mail server is set in Settings, so no sender can be authenticated."),
-    "unauthenticated": _lt("No trusted mail server authenticated the sender's domain %(domain)s "
-                           "(DMARC or aligned DKIM)."),
+    "unconfigured": _lt("No trusted mail server is set in Settings and the email has no DKIM signature, "
+                        "so its sender cannot be authenticated."),
+    "unauthenticated": _lt("Neither a trusted mail server nor a DKIM signature authenticated the sender's "
+                           "domain %(domain)s (DMARC or aligned DKIM)."),
     "dmarc": _lt("The sender's domain %(domain)s failed DMARC: the email may be forged."),
+    "dkim_unaligned": _lt("The email is signed (DKIM) by %(signers)s, not by the sender's domain %(domain)s: "
+                          "it may be forged."),
+    "dkim_invalid": _lt("The DKIM signature of the sender's domain %(domain)s is not valid: the email was "
+                        "altered after it was signed, its signature has expired, or its key is not published."),
+    "dkim_dns": _lt("The DKIM key of %(signers)s could not be read from the DNS in time, so the sender's "
+                    "domain %(domain)s could not be authenticated."),
+    "too_large": _lt("This email is larger than %(limit)s MB: it is not logged."),
+    "too_many_recipients": _lt("This email has %(count)s addresses, more than the %(limit)s of a logged email: "
+                               "mass emails are not logged."),
     "sender_unknown": _lt("The sender %(sender)s is neither a user nor one of a user's declared addresses."),
     "logging_address_only": _lt("This email was sent to the logging address only and holds no forwarded email."),
     "not_a_party": _lt("The importing user is neither the sender nor a recipient of this email."),
@@ -38,6 +50,14 @@ REFUSALS = {
     "no_customer": _lt("This email has no customer address: nothing to log."),
     "no_contact": _lt("No address of this email is a contact, and creating contacts is switched off."),
 }
+
+
+# The largest email logged, in MB (the system parameter below may change it): the
+# body and attachments as Odoo decodes them, or the email's bytes in an import.
+MAX_EMAIL_MB = 100
+MAX_EMAIL_MB_PARAMETER = "mail_tracking_ext.mail_logging_max_email_mb"
+# Addresses (From, To, Cc) of a logged email: more is a mass email, not a conversation.
+MAX_ADDRESSES = 100
 
 
 class MailLoggingRequest(models.Model):
@@ -83,7 +103,7 @@ class MailLoggingRequest(models.Model):
     excluded_attachments = fields.Text("Attachments Left Out", readonly=True)
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company, readonly=True)
     sender_authenticated = fields.Boolean(
-        readonly=True, help="A trusted mail server authenticated the domain of the sender's address.")
+        readonly=True, help="A trusted mail server, or a valid DKIM signature, authenticated the domain of the sender's address.")
 
     @api.depends("refusal", "refusal_details", "legacy_reason")
     @api.depends_context("lang")
@@ -102,8 +122,20 @@ class MailLoggingRequest(models.Model):
     def _log_received_email(self, message, msg_dict):
         """Log an email that reached the logging address: ``message`` is the raw
         :class:`email.message.Message` Odoo's gateway received, ``msg_dict``
-        what it parsed of it. A refusal is answered when the company wants it."""
-        request = self._log_email(message, msg_dict=msg_dict)
+        what it parsed of it. A refusal is answered when the company wants it
+        (to authenticated senders only); an email that cannot be logged is
+        refused as a whole, and nothing of it is kept but the refusal."""
+        try:
+            with self.env.cr.savepoint():
+                request = self._log_email(message, msg_dict=msg_dict)
+        except psycopg2.OperationalError:
+            raise  # the database, not the email: the gateway tries again later
+        except Exception:  # noqa: BLE001 - a hostile email must not stop the gateway, nor be half logged
+            _logger.exception("Email %s to the logging address could not be logged", msg_dict.get("message_id"))
+            request = self._refuse({
+                "source": "address", "name": msg_dict.get("subject") or "",
+                "email_from": msg_dict.get("email_from") or "", "message_ref": msg_dict.get("message_id") or "",
+            }, "failed")
         if request.state == "refused" and request.company_id.mail_logging_notify_refusal:
             request._tell_sender(message)
         return request
@@ -149,12 +181,15 @@ class MailLoggingRequest(models.Model):
             "source": source, "name": values["subject"], "email_from": values["email_from"],
             "message_ref": values["message_id"], "email_date": values["date"],
         }
+        if limit := self._too_large(self._email_size(values)):
+            return self._refuse(request_values, "too_large", limit=limit)
+        if count := self._too_many_addresses(values):
+            return self._refuse(request_values, "too_many_recipients", count=count, limit=MAX_ADDRESSES)
         if source == "address":
             company = self.env["res.company"]._mail_rules_company()
             check = check_sender(message, company._mail_logging_trusted_authserv_ids())
             if not check:
-                details = {"from": check.detail} if check.problem == "from_count" else {"domain": check.detail}
-                return self._refuse(request_values, check.problem, **details)
+                return self._refuse(request_values, check.problem, **check.details)
             request_values["sender_authenticated"] = True
             user = Users._find_by_sender_email(values["email_from"])
             if not user:
@@ -174,6 +209,8 @@ class MailLoggingRequest(models.Model):
                        for email in self._emails(values["email_from"], values["to"], values["cc"])):
                 return self._refuse(dict(request_values, user_id=user.id), "not_a_party")
         request_values["user_id"] = user.id
+        if request_values.get("is_forward") and (count := self._too_many_addresses(values)):
+            return self._refuse(request_values, "too_many_recipients", count=count, limit=MAX_ADDRESSES)
 
         existing = self.env["mail.message"].sudo().search([("message_id", "=", values["message_id"])], limit=1)
         if existing:
@@ -209,6 +246,25 @@ class MailLoggingRequest(models.Model):
         _logger.info("Email %s not logged: %s %s", request_values.get("message_ref"), refusal, details)
         return self.sudo().create(dict(request_values, state="refused", refusal=refusal,
                                        refusal_details=details or False))
+
+    @api.model
+    def _too_large(self, size):
+        """The size limit in MB of a logged email when ``size`` (bytes) is over it, else None."""
+        limit = int(self.env["ir.config_parameter"].sudo().get_param(MAX_EMAIL_MB_PARAMETER, MAX_EMAIL_MB) or 0)
+        return limit if limit > 0 and size > limit * 1024 * 1024 else None
+
+    @api.model
+    def _too_many_addresses(self, values):
+        """How many addresses the email has, when more than a logged email may have."""
+        count = len(self._emails(values["email_from"], values["to"], values["cc"]))
+        return count if count > MAX_ADDRESSES else 0
+
+    @api.model
+    def _email_size(self, values):
+        """Bytes of what logging would keep of an email: its body and attachments."""
+        attachments = values["attachments"]
+        return len(values["body"] or "") + sum(
+            len(attachment[1]) for attachment in attachments if isinstance(attachment[1], (str, bytes)))
 
     @api.model
     def _email_values(self, message, parsed):

@@ -48,7 +48,8 @@ class ResCompany(models.Model):
         help="The names under which the company's mail servers record the SPF, DKIM and DMARC checks "
              "of incoming email (the first word of their Authentication-Results headers, e.g. "
              "mx.google.com), separated by commas. The logging address accepts an email only if one "
-             "of them authenticated its sender's domain.")
+             "of them authenticated its sender's domain, or, when none of them wrote its header, if "
+             "the email has a valid DKIM signature of its sender's domain.")
     mail_logging_attachment_max_mb = fields.Integer(
         "Attachment Size Limit (MB)", default=50,
         help="Attachments larger than this are left out of logged emails; the timeline says which.")

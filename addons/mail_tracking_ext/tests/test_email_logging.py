@@ -431,20 +431,20 @@ class TestEmailLogging(TrackingCase):
         sara = "Sara Sales <sara@mycompany.example>"
         partners, messages = self.env["res.partner"].search_count([]), self.env["mail.message"].search_count([])
         forged = {  # case: (From, Authentication-Results headers top first, reason)
-            "no authentication": (sara, [], "No trusted mail server"),
+            "no authentication": (sara, [], "Neither a trusted mail server"),
             "failed DMARC": (sara, [f"{TRUSTED_MTA}; spf=fail smtp.mailfrom=evil.example; "
                                    "dmarc=fail (p=NONE) header.from=mycompany.example"], "failed DMARC"),
             "passed for another address of From": (
                 f"{sara}, Mallory <mallory@evil.example>", [f"{TRUSTED_MTA}; dmarc=pass header.from=evil.example"],
                 "exactly one address"),
             "another server's word": (sara, ["mx.evil.example; dmarc=pass header.from=mycompany.example"],
-                                      "No trusted mail server"),
+                                      "Neither a trusted mail server"),
             "forged below the company's": (sara, [
                 f"{TRUSTED_MTA}; spf=none; dmarc=none header.from=mycompany.example",
-                f"{TRUSTED_MTA}; dmarc=pass header.from=mycompany.example"], "No trusted mail server"),
+                f"{TRUSTED_MTA}; dmarc=pass header.from=mycompany.example"], "Neither a trusted mail server"),
             "a DKIM signature of another domain": (sara, [
                 f"{TRUSTED_MTA}; dkim=pass header.d=evil.example header.i=@evil.example; dmarc=none"],
-                "No trusted mail server"),
+                "Neither a trusted mail server"),
         }
         answers = patch.object(type(self.env["mail.thread"]), "_routing_create_bounce_email")
         for case, (sender, results, reason) in forged.items():
