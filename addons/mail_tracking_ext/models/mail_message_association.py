@@ -161,7 +161,14 @@ class MailMessageAssociation(models.Model):
         if record_refs is None:
             records = self._default_records(message.sudo().partner_ids, user)
         else:
-            records = [self.env[model].browse(int(res_id)) for model, res_id in record_refs]
+            # only records with a timeline that the author may read: the composers offer no others,
+            # and an RPC call must not put an email on a record its author cannot see (P4)
+            records = [
+                record for model, res_id in record_refs
+                if model in self.env and isinstance(self.env[model], self.pool["mail.thread"])
+                and str(res_id).isdigit()
+                for record in self.env[model].browse(int(res_id)).exists()._filtered_access("read")
+            ]
             # an address on a never-log list is never logged, whatever was selected (L5)
             partners = self.env["res.partner"].browse(
                 [record.id for record in records if record._name == "res.partner"])

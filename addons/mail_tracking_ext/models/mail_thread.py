@@ -1,4 +1,5 @@
 from odoo import models
+from odoo.exceptions import AccessError
 
 from ..tools import event_source
 
@@ -49,6 +50,8 @@ class MailThread(models.AbstractModel):
         Not Track: P1, P2), as the full composer names them."""
         self.ensure_one()
         self.check_access("read")
+        if not self.env.user._is_internal():  # who is tracked is for the company's users only (P4)
+            raise AccessError(self.env._("Only the company's users write tracked emails."))
         company = self.env["res.company"]._mail_rules_company(self)
         # sudo: followers of another company are named by the chatter's follower list anyway
         partners = (self.env["res.partner"].browse(partner_ids)._filtered_access("read")

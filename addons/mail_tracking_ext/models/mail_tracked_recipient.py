@@ -171,13 +171,7 @@ class MailTrackedRecipient(models.Model):
         ] or [expression.FALSE_DOMAIN])
         Association = self.env["mail.message.association"].sudo()
         associated_models = Association._associated_models()
-        if self.env["res.company"]._mail_rules_company().mail_tracking_visibility == "any":
-            logged_on_readable = Association._search(expression.OR([
-                [("model", "=", model), ("res_id", "in", self.env[model]._search([]))]
-                for model in associated_models if readable(model)
-            ] or [expression.FALSE_DOMAIN])).subselect("message_id")
-            linked = expression.OR([sent_from_readable, [("message_id", "in", logged_on_readable)]])
-        elif associated_models:
+        if associated_models:
             logged_on_unreadable = Association._search(expression.OR([
                 [("model", "=", model), ("res_id", "not in", self.env[model]._search([]))] if readable(model)
                 else [("model", "=", model)]
@@ -186,7 +180,31 @@ class MailTrackedRecipient(models.Model):
             linked = expression.AND([sent_from_readable, [("message_id", "not in", logged_on_unreadable)]])
         else:
             linked = sent_from_readable
+        if (widened := self._visibility_widened_emails()) is not None:
+            logged_on_readable = Association._search(expression.OR([
+                [("model", "=", model), ("res_id", "in", self.env[model]._search([]))]
+                for model in associated_models if readable(model)
+            ] or [expression.FALSE_DOMAIN])).subselect("message_id")
+            any_linked = expression.OR([sent_from_readable, [("message_id", "in", logged_on_readable)]])
+            linked = expression.OR([linked, expression.AND([[("message_id", "in", widened)], any_linked])])
         return expression.OR([[("author_id", "=", self.env.user.partner_id.id)], linked])
+
+    @api.model
+    def _visibility_widened_emails(self):
+        """The emails whose company shows their tracking to the readers of any
+        linked record, as a query (None when no company does): the company is
+        the email's, never the viewer's, so that a user whose current company
+        chose it sees no more of another company's emails (P4). Only the
+        companies the user works in now widen anything; an email without a
+        company follows the current company's choice."""
+        widening = self.env.companies.filtered(lambda company: company.mail_tracking_visibility == "any")
+        if not widening:
+            return None
+        domain = [("record_company_id", "in", widening.ids)]
+        if self.env["res.company"]._mail_rules_company() in widening:
+            domain = expression.OR([domain, [("record_company_id", "=", False)]])
+        # sudo: which emails, as a subquery; the tracked emails' own rule does the rest
+        return self.env["mail.message"].sudo()._search(domain)
 
     @api.autovacuum
     def _gc_expired_tracking(self):

@@ -23,6 +23,8 @@ class MailTrackedStatsMixin(models.AbstractModel):
     def _mail_tracking_stats_field(self):
         raise NotImplementedError
 
+    # each user counts the emails they may see in their companies (P4): no cache shared between them
+    @api.depends_context("uid", "allowed_company_ids")
     def _compute_mail_tracking_stats(self):
         records_by_field = defaultdict(list)
         for record in self.filtered("id"):

@@ -1,13 +1,18 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import email_normalize
 
 # Before a user first opens the activity feed, its counter shows this much history (N2).
 FEED_UNREAD_DEFAULT_PERIOD = timedelta(days=7)
 # The top bar shows "99+" beyond: counting further is wasted on every page load (X3).
 FEED_UNREAD_SHOWN = 99
+# A user's never-track and never-log lists and other addresses are theirs (T10, L5): their
+# preferences show them (SELF_READABLE_FIELDS); colleagues may not search users by them, as
+# Odoo searches a one2many by ids without the listed model's rules (P4).
+PRIVATE_SEARCH_FIELDS = frozenset(
+    {"mail_tracking_exclusion_ids", "mail_logging_exclusion_ids", "mail_logging_sender_emails"})
 
 
 class ResUsers(models.Model):
@@ -44,7 +49,7 @@ class ResUsers(models.Model):
         "mail.address.exclusion", "user_id", string="Never Log", domain=[("scope", "=", "log")],
         context={"default_scope": "log"})
     mail_logging_sender_emails = fields.Text(
-        "My Other Addresses",
+        "My Other Addresses", groups="base.group_system",
         help="Other addresses you send email from (aliases, personal mailbox), one per line: "
              "emails from them sent to the company logging address are logged as yours.")
     mail_logging_default_enforced = fields.Boolean(
@@ -100,6 +105,14 @@ class ResUsers(models.Model):
             user.mail_tracking_clicks_in_force = switches["track_clicks"]
             user.mail_logging_default_enforced = company.mail_logging_enforce_default
             user.mail_logging_default_in_force = switches["log_email"]
+
+    @api.model
+    def _search(self, domain, offset=0, limit=None, order=None, **kwargs):
+        if not self.env.su and any(
+                isinstance(term, list | tuple) and isinstance(term[0], str)
+                and term[0].partition(".")[0] in PRIVATE_SEARCH_FIELDS for term in domain or ()):
+            raise AccessError(self.env._("Users cannot be searched by their never-track lists or addresses."))
+        return super()._search(domain, offset, limit, order, **kwargs)
 
     @api.constrains("mail_logging_sender_emails")
     def _check_mail_logging_sender_emails(self):

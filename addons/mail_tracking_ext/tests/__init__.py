@@ -13,3 +13,4 @@ from . import test_access
 from . import test_demo_data
 from . import test_honest_numbers
 from . import test_fast_path
+from . import test_access_matrix

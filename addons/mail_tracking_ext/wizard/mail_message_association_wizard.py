@@ -22,6 +22,11 @@ class MailMessageAssociationWizard(models.TransientModel):
     other_association_ids = fields.Many2many(
         "mail.message.association", string="Other Records", compute="_compute_other_association_ids")
 
+    @api.constrains("message_id")
+    def _check_message_access(self):
+        # only on an email the user may read: its name and subject are shown as superuser (P4)
+        self.message_id.check_access("read")
+
     @api.depends("message_id")
     def _compute_selection(self):
         for wizard in self:

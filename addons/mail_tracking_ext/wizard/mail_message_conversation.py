@@ -11,6 +11,11 @@ class MailMessageConversation(models.TransientModel):
     conversation_message_ids = fields.Many2many(
         "mail.message", string="Conversation", compute="_compute_conversation_message_ids")
 
+    @api.constrains("message_id")
+    def _check_message_access(self):
+        # only on an email the user may read: its name and subject are shown as superuser (P4)
+        self.message_id.check_access("read")
+
     @api.depends("message_id")
     def _compute_conversation_message_ids(self):
         for conversation in self:
