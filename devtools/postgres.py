@@ -17,6 +17,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLUSTER_DIR = os.path.join(REPO_ROOT, ".state", "pg")
@@ -108,6 +109,37 @@ class PrivateCluster:
 
     def stop(self):
         self._tool("pg_ctl", "stop", "-D", self.data, "-m", "fast", "-w", check=False)
+
+    def restart(self, mode="fast"):
+        """``pg_ctl restart -m mode`` (``fast``: sessions ended, a clean shutdown;
+        ``immediate``: the server killed, crash recovery at start), waiting until it
+        accepts connections again; the seconds it took."""
+        started = time.monotonic()
+        self._tool("pg_ctl", "restart", "-D", self.data, "-l", self.log, "-m", mode, "-w", "-t", "60")
+        return time.monotonic() - started
+
+
+@contextlib.contextmanager
+def throwaway_cluster(port=None):
+    """A private cluster of its own in a new directory under the system's temporary
+    directory, on ``port`` (default: a free one), for tests that stop or crash
+    PostgreSQL: started for the block, then stopped and deleted. Never the machine's
+    server, never the project's ``.state/pg``."""
+    import socket  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+    directory = tempfile.mkdtemp(prefix="mtx_pg_")
+    cluster = PrivateCluster(directory, port)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster._tool("pg_ctl", "stop", "-D", cluster.data, "-m", "immediate", "-w", check=False)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @contextlib.contextmanager
