@@ -24,10 +24,12 @@ Faults, as real SMTP servers make them (tests of what the sender does then)::
     catcher.refuse("bad@x.example")                        # RCPT answered 550 5.1.1 (permanent)
     catcher.refuse("busy@x.example", code=451, times=1)    # 451 once, then accepted
     catcher.drop_connection("flaky@x.example")             # connection closed after its DATA, once
+    catcher.stall("slow@x.example", seconds=10)            # DATA never answered for 10 s, then closed, once
     catcher.clear_faults()
 """
 
 import argparse
+import asyncio
 import email
 import email.policy
 import html
@@ -98,6 +100,12 @@ class _SmtpHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        stall = self.catcher._take_stall(envelope.rcpt_tos)
+        if stall:
+            # a server that hangs: the message is never answered, nor delivered
+            await asyncio.sleep(stall)
+            server.transport.close()
+            return "421 closing"
         if self.catcher._take_drop(envelope.rcpt_tos):
             server.transport.close()  # the client sees the connection drop before any answer
             return "421 closing"
@@ -119,6 +127,7 @@ class MailCatcher:
         self._mails = []
         self._refusals = {}
         self._drops = set()
+        self._stalls = {}
         self._next_id = 1
         self._lock = threading.Lock()
         self._controller = None
@@ -174,10 +183,17 @@ class MailCatcher:
         with self._lock:
             self._drops.add(address.lower())
 
+    def stall(self, address, seconds):
+        """Once, leave the DATA of a message to ``address`` unanswered for ``seconds``, then
+        close the connection without delivering it (a server that hangs, then is restarted)."""
+        with self._lock:
+            self._stalls[address.lower()] = seconds
+
     def clear_faults(self):
         with self._lock:
             self._refusals.clear()
             self._drops.clear()
+            self._stalls.clear()
 
     def _take_refusal(self, address):
         with self._lock:
@@ -187,6 +203,13 @@ class MailCatcher:
                 if refusal.times <= 0:
                     del self._refusals[address.lower()]
             return refusal
+
+    def _take_stall(self, rcpt_tos):
+        with self._lock:
+            for address in rcpt_tos:
+                if address.lower() in self._stalls:
+                    return self._stalls.pop(address.lower())
+            return None
 
     def _take_drop(self, rcpt_tos):
         with self._lock:

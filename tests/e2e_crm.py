@@ -89,11 +89,11 @@ def tracking_of(server, message_id):
 
 
 @contextmanager
-def crm_on(db, login, contact_email):
-    """A server of its own on ``db`` with a catcher, a salesperson, a contact and
+def crm_on(db, login, contact_email, extra_args=()):
+    """A server of its own on ``db`` (with ``extra_args``) with a catcher, a salesperson, a contact and
     the salesperson's opportunity: ``(server, catcher, salesperson, contact, lead)``."""
     with MailCatcher(smtp_port=0, http_port=0) as catcher:
-        server = rt.OdooServer(db, smtp_port=catcher.smtp_port, extra_args=["--max-cron-threads", "0"])
+        server = rt.OdooServer(db, smtp_port=catcher.smtp_port, extra_args=["--max-cron-threads", "0", *extra_args])
         rt.query(db, "UPDATE ir_mail_server SET active = false")
         server.start()
         try:
