@@ -5,9 +5,13 @@ database is away, record every request they acknowledged exactly once, and
 serve again without being restarted. ``make bench-reliability`` gives the
 figures of longer runs."""
 import pytest
+import requests
 from db_faults import analyse, copy_to_cluster, inconsistent_recipients, on_cluster, run_faults, tracked_site
 
+from devtools import odoo_runtime as rt
 from devtools import postgres
+
+from e2e_crm import PIXEL, delivered_ago, html_part, visible_links
 
 # An answer during the outage within this time: failing fast, not hanging.
 FAIL_FAST_SECONDS = 5
@@ -51,3 +55,38 @@ def test_r7_a_postgresql_restart_during_opens_and_clicks_loses_no_acknowledged_e
             assert row["lost"] == [], f"{what}: acknowledged requests not recorded"
         else:  # a crash: synchronous_commit = off may lose what was answered in its last moments only
             assert all(ms < LAST_MOMENTS_MS for ms in row["lost_before_fault_ms"]), f"{what}: {row}"
+
+
+def test_r7_a_failure_between_the_event_and_the_state_leaves_neither(odoo_server, mail_catcher, crm):
+    """The recipient's state moves in the transaction of its event: a database error on the
+    state's update (injected by a trigger) keeps the event out too, on every way in (the
+    fast path, then Odoo's route it hands the request to); once the fault is gone the same
+    requests record each event once, with its state."""
+    db = odoo_server.db
+    mail_catcher.clear()
+    message_id = crm["sales"].post(crm["lead"], [crm["bruno"]])
+    body = html_part(mail_catcher.wait_for(1)[0])
+    delivered_ago(db, message_id)
+    pixel, (link, _token, _ref) = PIXEL.search(body).group(1), visible_links(body)[0]
+    rt.query(db, """
+        CREATE FUNCTION mtx_fault_on_state() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN RAISE EXCEPTION 'injected fault on the recipient state'; END $$;
+        CREATE TRIGGER mtx_fault_on_state BEFORE UPDATE ON mail_tracked_recipient FOR EACH ROW
+            WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION mtx_fault_on_state()""")
+    try:
+        failed = [requests.get(pixel, timeout=10).status_code,
+                  requests.get(link, allow_redirects=False, timeout=10).status_code]
+        assert 200 not in failed and 302 not in failed, failed
+        assert events_and_state(db, message_id) == ([], "sent"), "an event without its state"
+    finally:
+        rt.query(db, "DROP TRIGGER mtx_fault_on_state ON mail_tracked_recipient; DROP FUNCTION mtx_fault_on_state()")
+    assert requests.get(pixel, timeout=10).status_code == 200
+    assert requests.get(link, allow_redirects=False, timeout=10).status_code == 302
+    assert events_and_state(db, message_id) == (["click", "open"], "clicked")
+
+
+def events_and_state(db, message_id):
+    events = rt.query(db, """SELECT e.event_type FROM mail_tracked_event e JOIN mail_tracked_recipient r
+                              ON r.id = e.recipient_id WHERE r.message_id = %s ORDER BY 1""", (message_id,))
+    [(state,)] = rt.query(db, "SELECT state FROM mail_tracked_recipient WHERE message_id = %s", (message_id,))
+    return [event for (event,) in events], state
