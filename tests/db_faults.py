@@ -34,6 +34,8 @@ REQUESTS_PER_COPY = 6
 # Where the first link of e2e_crm.BODY leads; the runs click only it: three links of one copy
 # within seconds would be a gateway's (A3), and re-classified.
 FIRST_LINK = "https://shop.example/first"
+# Request numbers, never twice in a process (runs one after the other on one database)
+_NUMBERS = itertools.count(1)
 
 
 @contextlib.contextmanager
@@ -127,7 +129,6 @@ class Traffic:
         self.copies = copies
         self.timeout = timeout
         self.requests = []
-        self._numbers = itertools.count(1)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = []
@@ -149,7 +150,7 @@ class Traffic:
         host, port = urllib.parse.urlsplit(url).netloc.split(":")
         while not self._stop.is_set():
             with self._lock:
-                number = next(self._numbers)
+                number = next(_NUMBERS)
             copy = (number // REQUESTS_PER_COPY) % len(self.copies)
             pixel, click, target = self.copies[copy]
             kind = "click" if number % 3 == 2 else "open"

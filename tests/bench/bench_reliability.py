@@ -178,7 +178,8 @@ def main(argv=None):
                     statuses |= {status for row in figures for status in row["failed_statuses"]}
                     rounds.append(figures)
                     for row in figures:
-                        log(f"round {round_no}: {json.dumps(row)}")
+                        log(f"round {round_no}: " + json.dumps(
+                            {key: len(value) if key in ("lost", "twice") else value for key, value in row.items()}))
             with on_cluster(cluster):
                 inconsistent = inconsistent_recipients(db)
                 commits = commit_cost(db)
