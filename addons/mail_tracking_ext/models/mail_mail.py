@@ -2,10 +2,10 @@ import ast
 import logging
 import secrets
 
+import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models, tools
-from odoo.tools import SQL
 
 from ..tools import (
     add_hidden_link,
@@ -24,9 +24,13 @@ _logger = logging.getLogger(__name__)
 # Names, inside Odoo only, the tracked copy an outgoing message is: ir.mail_server takes it
 # off before the message leaves (T11) and so learns which copies the SMTP server accepted.
 COPY_HEADER = "X-Mail-Tracking-Ext-Copy"
-# The cursor's record of this transaction's copies: {"prepared": {mail id: {recipient ids}},
-# "accepted": {recipient id: when the SMTP server accepted it}}; nothing outlives the cursor.
+# The cursor's record of the tracked copies being sent, until they are settled (X2):
+# {"copies": {copy key: values of its mail.tracked.recipient}, "mails": {mail id: [copy
+# keys]}, "links": {mail id: (message id, {ref: url})}, "accepted": {copy key: when the
+# SMTP server accepted it}, "untracked": {mail id: message id}}; nothing outlives the cursor.
 COPIES_CACHE_KEY = "mail_tracking_ext.copies"
+# The send batch's rules companies, {message id: company}, found together (X2)
+RULES_COMPANIES_CACHE_KEY = "mail_tracking_ext.rules_companies"
 
 
 class MailMail(models.Model):
@@ -59,6 +63,51 @@ class MailMail(models.Model):
     # Tracked copies (T1, T2, T7, T10, T11, P1, P2)
     # ------------------------------------------------------------
 
+    def _send(self, auto_commit=False, raise_exception=False, smtp_session=None, alias_domain_id=False,
+              mail_server=False, post_send_callback=None):
+        """Send a batch as Odoo does; the tracking of its copies is written
+        together, once the SMTP server answered (X2, R5): Odoo calls back before
+        each commit (``auto_commit``) and at the end of the batch, so what was
+        committed as sent has its tracking with it."""
+        tracked = self.filtered(lambda mail: mail.track_opens or mail.track_clicks)
+        if not tracked:
+            return super()._send(
+                auto_commit=auto_commit, raise_exception=raise_exception, smtp_session=smtp_session,
+                alias_domain_id=alias_domain_id, mail_server=mail_server, post_send_callback=post_send_callback)
+        tracked._find_rules_companies()
+
+        def settle_then_callback(mail_ids):
+            self.browse(mail_ids)._settle_tracked_copies()
+            if post_send_callback:
+                post_send_callback(mail_ids)
+
+        try:
+            return super()._send(
+                auto_commit=auto_commit, raise_exception=raise_exception, smtp_session=smtp_session,
+                alias_domain_id=alias_domain_id, mail_server=mail_server, post_send_callback=settle_then_callback)
+        except psycopg2.Error:
+            raise  # the transaction is lost, and its tracking with it
+        except Exception:
+            # the copies that left before the error keep their tracking, if the caller keeps the transaction
+            try:
+                with self.env.cr.savepoint():
+                    self._settle_tracked_copies()
+            except Exception:  # noqa: BLE001 - never hide the sending error behind ours
+                _logger.exception("Mails %s: could not record the tracking of the copies sent", self.ids)
+            raise
+        finally:
+            self.env.cr.cache.pop(RULES_COMPANIES_CACHE_KEY, None)
+
+    def _find_rules_companies(self):
+        """Find the rules companies of these mails' emails together, for their
+        copies to come (X2)."""
+        fallbacks = {}
+        for message in self.mail_message_id:
+            author_user = message.author_id.user_ids.filtered(lambda user: not user.share)[:1]
+            fallbacks[message.id] = author_user.company_id if author_user else self.env.company
+        companies = self.env["res.company"]._mail_rules_companies(self.mail_message_id, fallbacks)
+        self.env.cr.cache.setdefault(RULES_COMPANIES_CACHE_KEY, {}).update(companies)
+
     def _prepare_outgoing_list(self, mail_server=False, recipients_follower_status=None):
         """Odoo's list of the SMTP messages of this mail, one per contact: the
         place where each copy's body can differ, so where the tracked ones get
@@ -74,19 +123,23 @@ class MailMail(models.Model):
         token, pixel and click links. With the company's data privacy on (P1),
         only contacts with a legal basis are tracked individually; the others
         get nothing or, if the company measures opens anonymously, one pixel
-        shared by all of them."""
+        shared by all of them. The copies are recorded once sent
+        (``_settle_tracked_copies``)."""
         self.ensure_one()
+        copies_state = self._copies_state()
         message = self.mail_message_id
         author_user = message.author_id.user_ids.filtered(lambda user: not user.share)[:1]
         if not author_user or tools.is_html_empty(message.body):
+            copies_state["untracked"][self.id] = message.id
             return email_list
-        company = self.env["res.company"]._mail_rules_company(message, author_user)
+        company = self.env.cr.cache.get(RULES_COMPANIES_CACHE_KEY, {}).get(message.id) \
+            or self.env["res.company"]._mail_rules_company(message, author_user)
         excluded = self.env["mail.address.exclusion"]._excluded_emails(
             {email for values in email_list for email in values["email_to_normalized"]}, author_user, company)
         personal, shared = [], []
         for values in email_list:
             partner = values["partner_id"]
-            if (tools.is_html_empty(values["body"]) or not values["email_to_normalized"]
+            if (not values["email_to_normalized"] or not values["body"]
                     or excluded.intersection(values["email_to_normalized"])
                     or (partner and (not partner.partner_share or partner.do_not_track))):
                 continue
@@ -94,31 +147,6 @@ class MailMail(models.Model):
                 personal.append(values)
             elif company.mail_tracking_anonymous_opens and message.track_opens:
                 shared.append(values)
-        if not personal and not shared:
-            return email_list
-
-        Recipient = self.env["mail.tracked.recipient"].sudo()
-        key = message_key(message.id, Recipient._token_secret())
-        tokens = [new_token(key) for _values in personal]
-        shared_token = new_token(key)
-        copies = Recipient.create([{
-            "message_id": message.id,
-            "mail_id_int": self.id,
-            "partner_id": values["partner_id"].id if values["partner_id"] else False,
-            "email": ", ".join(values["email_to_normalized"]),
-            "token_digest": token_digest(token),
-        } for values, token in zip(personal, tokens, strict=True)] + ([{
-            "message_id": message.id,
-            "mail_id_int": self.id,
-            "is_aggregate": True,
-            "token_digest": token_digest(shared_token),
-        }] if shared else []))
-        self._copies_prepared(copies)
-        personal_copies, aggregate = copies[:len(personal)], copies[len(personal):]
-        for values, copy in [*zip(personal, personal_copies, strict=True), *((values, aggregate) for values in shared)]:
-            values["headers"] = {**values["headers"], COPY_HEADER: str(copy.id)}
-        if message.model and message.model not in Recipient._tracked_models():
-            self.env.registry.clear_cache()
 
         base_url = self.get_base_url()
         # bodies are rewritten once, then each recipient's token is put in
@@ -127,30 +155,57 @@ class MailMail(models.Model):
         rewritten, links = {}, {}
         # the link no person sees: whoever follows it follows every link, a program (A3)
         hidden_ref = secrets.token_hex(LINK_REF_LENGTH // 2)
-        for values, token in zip(personal, tokens, strict=True):
-            body = values["body"]
-            if body not in rewritten:
-                new_body = body
-                if message.track_clicks:
-                    new_body, body_links = rewrite_links(
-                        body, base_url, lambda ref: f"{base_url}/email-tracking/click/{placeholder}/{ref}")
-                    links.update(body_links)
-                    if body_links:
-                        new_body = add_hidden_link(
-                            new_body, f"{base_url}/email-tracking/click/{placeholder}/{hidden_ref}")
-                        links[hidden_ref] = ""
-                if message.track_opens:
-                    new_body = add_open_pixel(new_body, pixel_url)
-                rewritten[body] = new_body
-            new_body = rewritten[body]
+        for body in {values["body"] for values in personal}:
+            new_body, body_links = body, {}
+            if message.track_clicks:
+                new_body, body_links = rewrite_links(
+                    body, base_url, lambda ref: f"{base_url}/email-tracking/click/{placeholder}/{ref}")
+            if not body_links and tools.is_html_empty(body):
+                continue  # nothing to read (T9): it leaves as it is
+            if body_links:
+                links.update(body_links)
+                new_body = add_hidden_link(new_body, f"{base_url}/email-tracking/click/{placeholder}/{hidden_ref}")
+                links[hidden_ref] = ""
+            if message.track_opens:
+                new_body = add_open_pixel(new_body, pixel_url)
+            rewritten[body] = new_body
+        personal = [values for values in personal if values["body"] in rewritten]
+        shared = [values for values in shared if not tools.is_html_empty(values["body"])]
+        if not personal and not shared:
+            copies_state["untracked"][self.id] = message.id
+            return email_list
+
+        key = message_key(message.id, self.env["mail.tracked.recipient"]._token_secret())
+        copy_keys = copies_state["mails"].setdefault(self.id, [])
+        for values in personal:
+            token, copy_key = new_token(key), secrets.token_hex(8)
+            copies_state["copies"][copy_key] = {
+                "message_id": message.id,
+                "mail_id_int": self.id,
+                "partner_id": values["partner_id"].id if values["partner_id"] else False,
+                "email": ", ".join(values["email_to_normalized"]),
+                "token_digest": token_digest(token),
+            }
+            copy_keys.append(copy_key)
+            new_body = rewritten[values["body"]]
             if company.mail_tracking_optout_link and values["partner_id"]:
                 new_body = append_to_body(new_body, self._optout_link_html(
                     values["partner_id"], f"{base_url}/email-tracking/optout/{placeholder}"))
             values["body"] = new_body.replace(placeholder, token)
-        for values in shared:
-            values["body"] = add_open_pixel(values["body"], pixel_url.replace(placeholder, shared_token))
+            values["headers"] = {**values["headers"], COPY_HEADER: copy_key}
+        if shared:
+            token, copy_key = new_token(key), secrets.token_hex(8)
+            copies_state["copies"][copy_key] = {
+                "message_id": message.id, "mail_id_int": self.id, "is_aggregate": True,
+                "token_digest": token_digest(token),
+            }
+            copy_keys.append(copy_key)
+            for values in shared:
+                values["body"] = add_open_pixel(values["body"], pixel_url.replace(placeholder, token))
+                values["headers"] = {**values["headers"], COPY_HEADER: copy_key}
         if links:
-            message._add_tracked_links(links)
+            previous = copies_state["links"].get(self.id, (message.id, {}))[1]
+            copies_state["links"][self.id] = (message.id, previous | links)
         return email_list
 
     def _optout_link_html(self, partner, url):
@@ -160,51 +215,71 @@ class MailMail(models.Model):
             '<a href="%s" style="color:#888888;" data-no-track="1">%s</a></p>'
         ) % (url, label))
 
-    def _copies_prepared(self, copies):
-        copies_state = self.env.cr.cache.setdefault(COPIES_CACHE_KEY, {"prepared": {}, "accepted": {}})
-        copies_state["prepared"].setdefault(self.id, set()).update(copies.ids)
+    def _copies_state(self):
+        return self.env.cr.cache.setdefault(COPIES_CACHE_KEY, {
+            "copies": {}, "mails": {}, "links": {}, "accepted": {}, "untracked": {}})
 
     @api.model
-    def _copy_accepted(self, copy_id):
-        """The SMTP server accepted the message of tracked copy ``copy_id``
+    def _copy_accepted(self, copy_key):
+        """The SMTP server accepted the message of tracked copy ``copy_key``
         now: the copy's delivery, which tells machines from people (A3)."""
         copies_state = self.env.cr.cache.get(COPIES_CACHE_KEY)
-        if copies_state:
-            copies_state["accepted"][copy_id] = fields.Datetime.now()
+        if copies_state and copy_key in copies_state["copies"]:
+            copies_state["accepted"].setdefault(copy_key, fields.Datetime.now())
 
     def _settle_tracked_copies(self):
-        """After Odoo tried to send these mails: forget the tracked copies the
-        SMTP server did not accept (R5), and tell the chatters of the emails that
-        left with no tracked copy at all (every recipient on a never-track list,
-        or not trackable) to drop their tracking icons (N4).
+        """After Odoo tried to send these mails: record the tracked copies the
+        SMTP server accepted, in one statement for the batch, with their emails'
+        link maps (R5, X2); forget the others. And tell the chatters of the
+        emails that left with no tracked copy at all (every recipient on a
+        never-track list, or not trackable) to drop their tracking icons (N4).
 
         Odoo sends one copy per contact and stops at the first refusal, so the
         other copies of one email may well have left: each copy is judged by its
         own SMTP answer."""
-        copies_state = self.env.cr.cache.get(COPIES_CACHE_KEY) or {"prepared": {}, "accepted": {}}
-        prepared = {mail_id: copies_state["prepared"].pop(mail_id, set()) for mail_id in self.ids}
-        all_prepared = set().union(*prepared.values())
-        accepted = {copy_id: copies_state["accepted"].pop(copy_id) for copy_id in all_prepared
-                    if copy_id in copies_state["accepted"]}
+        copies_state = self.env.cr.cache.get(COPIES_CACHE_KEY)
+        if not copies_state:
+            return
+        accepted_values, message_links = [], {}
+        for mail_id in self.ids:
+            copy_keys = copies_state["mails"].pop(mail_id, [])
+            values_list = [dict(copies_state["copies"].pop(copy_key), sent_date=copies_state["accepted"].pop(copy_key))
+                           for copy_key in copy_keys if copy_key in copies_state["accepted"]]
+            for copy_key in copy_keys:
+                copies_state["copies"].pop(copy_key, None)
+            message_id, links = copies_state["links"].pop(mail_id, (None, {}))
+            if values_list:
+                accepted_values += values_list
+                if links:
+                    message_links[message_id] = message_links.get(message_id, {}) | links
         Recipient = self.env["mail.tracked.recipient"].sudo()
-        if unaccepted := all_prepared - set(accepted):
-            Recipient.browse(unaccepted).exists().unlink()
-        if accepted:
-            Recipient.flush_model(["sent_date"])
-            self.env.cr.execute(SQL("""
-                UPDATE mail_tracked_recipient r SET sent_date = accepted.date
-                  FROM (VALUES %s) AS accepted (id, date) WHERE r.id = accepted.id
-            """, SQL(", ").join(SQL("(%s, %s::timestamp)", copy_id, date) for copy_id, date in accepted.items())))
-            Recipient.browse(accepted).invalidate_recordset(["sent_date"])
-        untracked = self.filtered(lambda mail: not prepared[mail.id]).mail_message_id
+        if message_links:
+            self.env["mail.message"]._add_tracked_links(message_links)
+        if accepted_values:
+            copies = Recipient.create(accepted_values)
+            if set(copies.mapped("model")) - {False, *Recipient._tracked_models()}:
+                self.env.registry.clear_cache()
+        untracked = {copies_state["untracked"].pop(mail_id) for mail_id in self.ids
+                     if mail_id in copies_state["untracked"]}
         if untracked:
-            tracked = set(Recipient.search([("message_id", "in", untracked.ids)]).message_id.ids)
-            for message in untracked.filtered(lambda message: message.id not in tracked and message.model):
-                Recipient._push_refresh(message.model, message.res_id, message.id)
+            tracked = set(Recipient.search([("message_id", "in", list(untracked))]).message_id.ids)
+            for message in self.env["mail.message"].sudo().browse(untracked - tracked):
+                if message.model:
+                    Recipient._push_refresh(message.model, message.res_id, message.id)
+
+    def _prepare_as_delivered(self):
+        """``{mail id: its SMTP messages}`` as if an SMTP server had accepted
+        every copy of these mails, with their tracking recorded (demo data)."""
+        email_lists = {}
+        for mail in self:
+            email_lists[mail.id] = mail._prepare_outgoing_list()
+            for values in email_lists[mail.id]:
+                if copy_key := values["headers"].get(COPY_HEADER):
+                    self._copy_accepted(copy_key)
+        self._settle_tracked_copies()
+        return email_lists
 
     def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
-        if tracked := self.filtered(lambda mail: mail.track_opens or mail.track_clicks):
-            tracked._settle_tracked_copies()
         logged = self.mail_message_id.filtered("log_email")  # before the mails may be deleted
         result = super()._postprocess_sent_message(
             success_pids, failure_reason=failure_reason, failure_type=failure_type)

@@ -6,6 +6,7 @@ from odoo import Command, api, fields, models
 from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
+from odoo.tools import SQL
 from odoo.tools.misc import format_datetime
 
 from ..tools.forwarded_email import FORWARD_SUBJECT, REPLY_SUBJECT, conversation_topic
@@ -24,10 +25,11 @@ TIMELINE_THREAD_KEY = "mail_logging_thread"
 class MailMessage(models.Model):
     _inherit = "mail.message"
 
+    # whether an email is tracked or logged is for the company's users, not its recipients (P4)
     track_opens = fields.Boolean(
-        readonly=True, help="Opens were tracked when this email was sent.")
+        readonly=True, groups="base.group_user", help="Opens were tracked when this email was sent.")
     track_clicks = fields.Boolean(
-        readonly=True, help="Link clicks were tracked when this email was sent.")
+        readonly=True, groups="base.group_user", help="Link clicks were tracked when this email was sent.")
     tracked_links = fields.Json(
         readonly=True, copy=False, prefetch=False, groups="base.group_system",
         help="Original targets of the rewritten links, by reference: the click route "
@@ -38,7 +40,7 @@ class MailMessage(models.Model):
     # reach those records through their own models.
     # Logging (L1, L2)
     log_email = fields.Boolean(
-        "Logged to CRM", readonly=True,
+        "Logged to CRM", readonly=True, groups="base.group_user",
         help="This email also appears on the timelines of its recipients' records.")
 
     @api.model
@@ -293,15 +295,16 @@ class MailMessage(models.Model):
         shared = self.sudo().search([("attachment_ids", "in", attachments.ids)]).attachment_ids
         (attachments.sudo() - shared).unlink()
 
-    def _add_tracked_links(self, links):
-        """Remember the ``{ref: url}`` links rewritten in this message's email,
-        in one statement whatever their number (X2)."""
-        self.ensure_one()
-        self.env.cr.execute("""
-            UPDATE mail_message SET tracked_links = COALESCE(tracked_links, '{}'::jsonb) || %s::jsonb
-             WHERE id = %s
-        """, (json.dumps(links), self.id))
-        self.invalidate_recordset(["tracked_links"])
+    @api.model
+    def _add_tracked_links(self, links_per_message):
+        """Remember the ``{ref: url}`` links rewritten in the emails of
+        ``{message id: links}``, in one statement for a whole send batch (X2)."""
+        self.env.cr.execute(SQL("""
+            UPDATE mail_message m SET tracked_links = COALESCE(m.tracked_links, '{}'::jsonb) || added.links
+              FROM (VALUES %s) AS added (id, links) WHERE m.id = added.id
+        """, SQL(", ").join(SQL("(%s, %s::jsonb)", message_id, json.dumps(links))
+                            for message_id, links in links_per_message.items())))
+        self.browse(links_per_message).invalidate_recordset(["tracked_links"])
 
     def _mail_tracking_status(self, events_per_type=MAIL_TRACKING_EVENTS_SHOWN):
         """Per-recipient engagement of these messages (T6), in three queries

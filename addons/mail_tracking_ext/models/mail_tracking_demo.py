@@ -7,8 +7,6 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 
-from .mail_mail import COPY_HEADER
-
 PIXEL = re.compile(r"/email-tracking/open/([A-Za-z0-9_-]+)\.gif")
 CLICK = re.compile(r"/email-tracking/click/([A-Za-z0-9_-]+)/([0-9a-f]+)")
 # What the demo's readers' mail clients look like (documentation addresses of RFC 5737)
@@ -98,15 +96,15 @@ class MailTrackingDemo(models.AbstractModel):
         """Send ``message``'s emails as Odoo does, with an SMTP server that accepts every
         copy: ``{contact id: token of its copy}``."""
         tokens = {}
-        for mail in self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)]):
+        mails = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+        for mail_id, email_list in mails._prepare_as_delivered().items():
             delivered = []
-            for values in mail._prepare_outgoing_list():
-                if copy_id := values["headers"].get(COPY_HEADER):
-                    mail._copy_accepted(int(copy_id))
+            for values in email_list:
                 if values["partner_id"]:
                     delivered.append(values["partner_id"].id)
                     if match := PIXEL.search(values["body"]) or CLICK.search(values["body"]):
                         tokens[values["partner_id"].id] = match.group(1)
+            mail = mails.browse(mail_id)
             mail.write({"state": "sent"})
             mail._postprocess_sent_message(success_pids=delivered)
         return tokens

@@ -1,3 +1,5 @@
+from collections import defaultdict
+
 from odoo import api, fields, models
 
 
@@ -63,16 +65,36 @@ class ResCompany(models.Model):
         company of its author ``user``; else the current company."""
         fallback = user.company_id if user else self.env.company
         if record is not None and record._name == "mail.message":
-            message = record.sudo()
-            if message.record_company_id:
-                return message.record_company_id
-            record = None
-            if message.model in self.env and message.res_id:
-                record = self.env[message.model].browse(message.res_id).exists()
+            return self._mail_rules_companies(record, {record.id: fallback})[record.id]
         if record and isinstance(record, self.pool["mail.thread"]):
             record.ensure_one()
             return record.sudo()._mail_get_companies(default=fallback)[record.id]
         return fallback
+
+    @api.model
+    def _mail_rules_companies(self, messages, fallbacks):
+        """``_mail_rules_company`` of many emails at once, with one query per
+        kind of record they were written on (a send batch, X2): ``{message id:
+        company}``, where ``fallbacks`` gives each message's company when its
+        record has none (its author's)."""
+        companies = {}
+        per_model = defaultdict(set)
+        for message in messages.sudo():
+            if message.record_company_id:
+                companies[message.id] = message.record_company_id
+            elif message.model in self.env and message.res_id \
+                    and isinstance(self.env[message.model], self.pool["mail.thread"]):
+                per_model[message.model].add(message.res_id)
+        record_companies = {}
+        for model, res_ids in per_model.items():
+            records = self.env[model].sudo().browse(res_ids).exists()
+            record_companies.update(
+                ((model, res_id), company) for res_id, company in records._mail_get_companies().items())
+        for message in messages.sudo():
+            if message.id not in companies:
+                companies[message.id] = record_companies.get((message.model, message.res_id)) \
+                    or fallbacks[message.id]
+        return companies
 
     def _mail_logging_trusted_authserv_ids(self):
         self.ensure_one()

@@ -66,7 +66,7 @@ class TrackingCase(HttpCase):
         mails = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
         outgoing = {
             ", ".join(values["email_to_normalized"]): values
-            for mail in mails for values in mail._prepare_outgoing_list()
+            for email_list in mails._prepare_as_delivered().values() for values in email_list
         }
         self.env.flush_all()
         self.env.cr.execute("""

@@ -39,8 +39,8 @@ class TestAccess(TrackingCase):
             body=SECRET, subject="Tracked from the contact", partner_ids=cls.carla.ids,
             message_type="comment", subtype_xmlid="mail.mt_comment", log_email=True,
             logged_record_refs=[("crm.lead", cls.alice_deal.id)])
-        for mail in cls.env["mail.mail"].sudo().search([("mail_message_id", "in", (cls.logged | cls.on_contact).ids)]):
-            mail._prepare_outgoing_list()
+        cls.env["mail.mail"].sudo().search(
+            [("mail_message_id", "in", (cls.logged | cls.on_contact).ids)])._prepare_as_delivered()
 
     def test_p4_associations_of_an_email_one_cannot_read_are_invisible(self):
         """L2, P4: associations name an email and its records: only for those who read the email."""

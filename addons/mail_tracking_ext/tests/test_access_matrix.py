@@ -32,7 +32,6 @@ import csv
 import io
 import json
 import logging
-import unittest
 
 from markupsafe import Markup
 
@@ -565,14 +564,9 @@ class TestAccessMatrix(TrackingCase, WebsocketCase):
                 self.env_of("carla")["mail.logging.request"].search([])
             self.check("carla", "mail.logging.request", "search", DENIED, DENIED)
 
-    @unittest.expectedFailure
     def test_p4_portal_recipient_reads_the_tracking_switches(self):
         """P4: the recipient, as a portal user, reads the email she received,
-        never whether it is tracked. KNOWN LEAK, left to the send path's owner:
-        mail.message's track_opens, track_clicks (and log_email) are readable by
-        whoever reads the email; ``groups="base.group_user"`` on them closes it.
-        Expected to fail until then: once closed, this test fails as an
-        unexpected success, and the decorator goes."""
+        never whether it is tracked (the switches are for the company's users)."""
         carla = self.env_of("carla")
         message = self.emails["contact"].with_env(carla)
         message.read(["body"])  # she may read what she received

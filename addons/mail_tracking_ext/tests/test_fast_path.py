@@ -1,4 +1,5 @@
 import json
+import os
 from contextlib import contextmanager
 from unittest.mock import patch
 
@@ -104,3 +105,19 @@ class TestFastPath(SentEmailCase):
         self.assertEqual(answered, [True, True])
         rules = self.anna_tracking.event_ids.sorted("id").mapped("source_rule")
         self.assertEqual(rules[-1], "own_network")
+
+    def test_r7_pgoptions_make_the_recording_commits_wait_for_the_disk(self):
+        """The recording connections commit without waiting for the WAL flush,
+        unless the environment's PGOPTIONS ask for it (no event lost even to a
+        crash of PostgreSQL, at the cost of speed)."""
+        def setting_of_a_new_connection():
+            with fast_path._connect(self.env.cr.dbname) as connection, connection.cursor() as cr:
+                cr.execute("SHOW synchronous_commit")
+                result = cr.fetchone()[0]
+            connection.close()
+            return result
+
+        with patch.dict(os.environ, {"PGOPTIONS": ""}):
+            self.assertEqual(setting_of_a_new_connection(), "off")
+        with patch.dict(os.environ, {"PGOPTIONS": "-c synchronous_commit=on"}):
+            self.assertEqual(setting_of_a_new_connection(), "on")

@@ -219,8 +219,7 @@ class TestLoggedEmailActions(LoggedEmailCase):
         conversation, as it left its own timeline."""
         earlier = self.log_email(subject="Logged offer")
         email = self.log_email(body="<p>Re: the offer</p>", subject="Re: Logged offer")
-        for mail in self.env["mail.mail"].sudo().search([("mail_message_id", "in", (earlier | email).ids)]):
-            mail._prepare_outgoing_list()
+        self.env["mail.mail"].sudo().search([("mail_message_id", "in", (earlier | email).ids)])._prepare_as_delivered()
         self.assertTrue(self.tracked(email))
         Recipient = self.env["mail.tracked.recipient"].with_user(self.salesperson)
         self.assertEqual(Recipient.search_count([("partner_id", "=", self.carla.id)]), 2)

@@ -198,11 +198,13 @@ class TestTrackingSend(TrackingCase):
     def test_r5_unsent_email_leaves_no_tracking(self):
         message = self.post_email(self.anna, BODY)
         mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
-        mail._prepare_outgoing_list()
-        self.assertTrue(self.tracked(message))
+        [values] = mail._prepare_outgoing_list()
+        self.assertIn("/email-tracking/click/", values["body"], "the copy was prepared with its tracking")
         mail.write({"state": "exception"})
         mail._postprocess_sent_message(success_pids=[], failure_type="mail_smtp", failure_reason="down")
+        mail._settle_tracked_copies()
         self.assertFalse(self.tracked(message))
+        self.assertFalse(message.sudo().tracked_links, "no link map for an email that never left")
 
     def test_r5_t11_copies_the_smtp_server_accepted_keep_their_tracking(self):
         """R5: Odoo sends one copy per contact and stops at the first refusal. The

@@ -51,15 +51,18 @@ ADDON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONNECT_TIMEOUT_SECONDS = 3
 STATEMENT_TIMEOUT_MS = 5000
 # The recording connections' session: PostgreSQL answers a commit without waiting for its
-# WAL to reach the disk (the transaction stays atomic; a crash of the server itself, not a
-# restart, may lose the last fraction of a second of opens and clicks), and no statement
-# holds a request for long. Only these connections, never Odoo's own.
+# WAL to reach the disk (the transaction stays atomic; a restart loses nothing, a crash of the
+# server itself may lose the last fraction of a second of opens and clicks), and no statement
+# holds a request for long. Only these connections, never Odoo's own. The environment's
+# PGOPTIONS come after, so ``PGOPTIONS="-c synchronous_commit=on"`` trades speed for those.
 SESSION_OPTIONS = f"-c synchronous_commit=off -c statement_timeout={STATEMENT_TIMEOUT_MS}"
 
 
 def session_options():
-    """``SESSION_OPTIONS`` after what the environment's PGOPTIONS sets."""
-    return f"{os.environ.get('PGOPTIONS', '')} {SESSION_OPTIONS}".strip()
+    """``SESSION_OPTIONS``, then what the environment's PGOPTIONS sets (which wins)."""
+    return f"{SESSION_OPTIONS} {os.environ.get('PGOPTIONS', '')}".strip()
+
+
 EXPIRED_TITLE = "This link has expired"
 EXPIRED_TEXT = ("The email that contained it was deleted by its sender, so we no longer know where it led. "
                 "If you still need it, please ask the sender.")

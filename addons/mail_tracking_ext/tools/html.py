@@ -4,6 +4,7 @@ The body is parsed with lxml (never with regular expressions); only the
 ``href`` of trackable links changes and the pixel is inserted once. A body
 without a trackable link comes back as the very same string.
 """
+import functools
 import hashlib
 import re
 from urllib.parse import urlsplit
@@ -22,10 +23,12 @@ NO_TRACK_ATTRIBUTE = "data-no-track"
 NO_TRACK_CLASS = "o_no_track"
 LINK_REF_LENGTH = 12
 
+_PARSER = etree.HTMLParser()
 _DOCUMENT_START = re.compile(r"^\s*(<!doctype[^>]*>\s*)?<html[\s>]", re.IGNORECASE)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=4096)
 def link_ref(url):
     """Short stable reference of ``url`` within one message (48 bits)."""
     return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:LINK_REF_LENGTH]
@@ -33,13 +36,24 @@ def link_ref(url):
 
 def is_trackable(url, base_url):
     """Whether a link target may be replaced by a click redirect (T2)."""
+    return _is_trackable(url, _netloc(base_url))
+
+
+@functools.lru_cache(maxsize=64)
+def _netloc(url):
+    return urlsplit(url).netloc.lower()
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_trackable(url, base_netloc):
+    # a send batch meets the same links again and again (X2): decided once per worker
     if not url.lower().startswith(("http://", "https://")):
         return False  # mailto:, tel:, in-page anchors, relative links, scripts
     try:
         target = urlsplit(url)
     except ValueError:
         return False
-    if target.netloc.lower() == urlsplit(base_url).netloc.lower():
+    if target.netloc.lower() == base_netloc:
         return not target.path.startswith(ODOO_OWN_PATH_PREFIXES)
     return True
 
@@ -61,21 +75,21 @@ def rewrite_links(body, base_url, click_url):
         return body, {}
     is_document = bool(_DOCUMENT_START.match(body))
     try:
-        if is_document:
-            root = lxml_html.document_fromstring(body)
-        else:
-            root = lxml_html.fragment_fromstring(body, create_parent="div")
-    except (etree.ParserError, ValueError):
+        # libxml2's HTML parser as lxml.html uses it, with plain elements: no Python per element (X2)
+        root = etree.fromstring(body if is_document else f"<html><body>{body}</body></html>", _PARSER)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        return body, {}
+    if root is None:
         return body, {}
 
     links = {}
+    base_netloc = _netloc(base_url)
     for anchor in root.iter("a"):
         url = (anchor.get("href") or "").strip()
-        if not url or is_marked_no_track(anchor) or not is_trackable(url, base_url):
-            continue
-        ref = link_ref(url)
-        links[ref] = url
-        anchor.set("href", click_url(ref))
+        if url and _is_trackable(url, base_netloc) and not is_marked_no_track(anchor):
+            ref = link_ref(url)
+            links[ref] = url
+            anchor.set("href", click_url(ref))
     if not links:
         return body, {}
 
@@ -83,8 +97,12 @@ def rewrite_links(body, base_url, click_url):
         doctype = root.getroottree().docinfo.doctype
         new_body = lxml_html.tostring(root, encoding="unicode", doctype=doctype or None)
     else:
-        # serialise the children of the wrapper <div> only
-        new_body = lxml_html.tostring(root, encoding="unicode")[len("<div>"):-len("</div>")]
+        # the fragment is what the parser put in <body>: serialise that, without the <body> tags
+        container = root.find("body")
+        if container is None:
+            return body, {}
+        new_body = etree.tostring(container, method="html", encoding="unicode", with_tail=False)
+        new_body = new_body[len("<body>"):-len("</body>")]
     return new_body, links
 
 

@@ -17,6 +17,7 @@ database dump holds no usable token. Tokens of one half (22 characters) were
 issued before the email's key existed; they are looked up the same way.
 """
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -41,6 +42,7 @@ def token_digest(token):
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+@functools.lru_cache(maxsize=8)
 def _cipher(secret):
     key = hmac.new(secret.encode(), b"mail_tracking_ext message key", hashlib.sha256).digest()[:16]
     return Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305 - one block, never two alike
