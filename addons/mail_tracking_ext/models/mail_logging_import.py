@@ -8,6 +8,8 @@ import psycopg2
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..tools import email_repair
+
 _logger = logging.getLogger(__name__)
 
 # Emails logged per transaction: an import of thousands commits (and shows its
@@ -166,10 +168,9 @@ class MailLoggingImport(models.Model):
         if limit := Request._too_large(len(raw)):
             return Request._refuse(refused, "too_large", limit=limit)
         message = email.message_from_bytes(raw, policy=policy.SMTP)
-        try:
-            headers = {name: str(message.get(name) or "") for name in ("From", "To", "Message-ID", "Subject")}
-        except Exception:  # noqa: BLE001 - headers Python's email package cannot read
-            _logger.info("Import %s: unreadable headers in %s", self.id, file_name, exc_info=True)
+        headers = self._headers_of(message)
+        if headers is None:
+            _logger.info("Import %s: unreadable headers in %s", self.id, file_name)
             return Request._refuse(refused, "unreadable")
         if not (headers["From"] or headers["To"] or headers["Message-ID"]):
             # anything parses as an email without headers: say what is wrong, and with which file
@@ -183,6 +184,18 @@ class MailLoggingImport(models.Model):
             _logger.exception("Import %s: email %s could not be logged", self.id, headers["Message-ID"])
             return Request._refuse(dict(refused, name=headers["Subject"], email_from=headers["From"],
                                         message_ref=headers["Message-ID"]), "failed")
+
+    @api.model
+    def _headers_of(self, message):
+        """The headers an email of the import is named by, or None when Python
+        cannot read them even once the email is mended."""
+        for _attempt in range(2):
+            try:
+                return {name: str(message.get(name) or "") for name in ("From", "To", "Message-ID", "Subject")}
+            except Exception:  # noqa: BLE001 - whatever the header parser raises on
+                if not email_repair.repair(message):
+                    return None
+        return None
 
     @api.model
     def _cron_import(self):

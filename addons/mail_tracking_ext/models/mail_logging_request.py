@@ -3,9 +3,8 @@ import hashlib
 import logging
 from email import policy
 
-import psycopg2
-
 import dateutil.parser
+import psycopg2
 import pytz
 from markupsafe import Markup
 
@@ -60,6 +59,29 @@ MAX_EMAIL_MB_PARAMETER = "mail_tracking_ext.mail_logging_max_email_mb"
 MAX_ADDRESSES = 100
 
 
+# Characters kept of a subject: a header line of a megabyte is an attack, not a subject.
+MAX_SUBJECT = 1000
+
+
+def storable(values):
+    """``values`` of an email as PostgreSQL stores them: without NUL characters,
+    which no text column accepts, and with a subject of a sensible length."""
+    if isinstance(values, str):
+        return values.replace("\x00", "")
+    if isinstance(values, dict):
+        cleaned = {key: storable(value) for key, value in values.items()}
+        if isinstance(cleaned.get("subject"), str):
+            cleaned["subject"] = cleaned["subject"][:MAX_SUBJECT]
+        if isinstance(cleaned.get("name"), str):
+            cleaned["name"] = cleaned["name"][:MAX_SUBJECT]
+        return cleaned
+    if isinstance(values, tuple) and hasattr(values, "_fields"):  # an attachment of Odoo's parser
+        return type(values)(*map(storable, values))
+    if isinstance(values, list | tuple):
+        return type(values)(map(storable, values))
+    return values
+
+
 class MailLoggingRequest(models.Model):
     """One email that reached the company logging address (Bcc or forward) or
     an import, with its outcome: logged on which records, or refused and why
@@ -103,7 +125,8 @@ class MailLoggingRequest(models.Model):
     excluded_attachments = fields.Text("Attachments Left Out", readonly=True)
     company_id = fields.Many2one("res.company", default=lambda self: self.env.company, readonly=True)
     sender_authenticated = fields.Boolean(
-        readonly=True, help="A trusted mail server, or a valid DKIM signature, authenticated the domain of the sender's address.")
+        readonly=True,
+        help="A trusted mail server, or a valid DKIM signature, authenticated the domain of the sender's address.")
 
     @api.depends("refusal", "refusal_details", "legacy_reason")
     @api.depends_context("lang")
@@ -153,8 +176,10 @@ class MailLoggingRequest(models.Model):
             self.env._("Your email “%(subject)s” was not logged in the CRM.",
                        subject=self.name or self.env._("(no subject)")),
             self.reason)
+        # the subject as one line: a line break in it would end the answer's headers (R8)
+        subject = " ".join(self.env._("Re: %(subject)s", subject=self.name or "").split())
         self.env["mail.thread"].with_company(self.company_id)._routing_create_bounce_email(
-            self.email_from, body, message, references=self.message_ref)
+            self.email_from, body, message, references=self.message_ref, subject=subject)
 
     @api.model
     def _detect_loop_sender_domain(self, email_from_normalized):
@@ -244,8 +269,8 @@ class MailLoggingRequest(models.Model):
         """Record that an email was not logged, and why: ``refusal``, a key of
         :data:`REFUSALS`, with the ``details`` its sentence names."""
         _logger.info("Email %s not logged: %s %s", request_values.get("message_ref"), refusal, details)
-        return self.sudo().create(dict(request_values, state="refused", refusal=refusal,
-                                       refusal_details=details or False))
+        return self.sudo().create(storable(dict(request_values, state="refused", refusal=refusal,
+                                                refusal_details=details or False)))
 
     @api.model
     def _too_large(self, size):
@@ -264,7 +289,7 @@ class MailLoggingRequest(models.Model):
         """Bytes of what logging would keep of an email: its body and attachments."""
         attachments = values["attachments"]
         return len(values["body"] or "") + sum(
-            len(attachment[1]) for attachment in attachments if isinstance(attachment[1], (str, bytes)))
+            len(attachment[1]) for attachment in attachments if isinstance(attachment[1], str | bytes))
 
     @api.model
     def _email_values(self, message, parsed):
@@ -290,7 +315,7 @@ class MailLoggingRequest(models.Model):
                 values["body"] = plaintext2html(plain.get_content())
             except (LookupError, ValueError):  # an unknown charset: Odoo's own rendering stays
                 _logger.info("Email %s: its text could not be decoded", values["message_id"])
-        return values
+        return storable(values)
 
     @api.model
     def _stable_message_id(self, values):
@@ -329,7 +354,7 @@ class MailLoggingRequest(models.Model):
             "in_reply_to": "",
         }
         original["message_id"] = self._stable_message_id(original)
-        return original
+        return storable(original)
 
     @api.model
     def _quoted_date(self, text):

@@ -1,7 +1,12 @@
+import logging
+from email import errors
+
 from odoo import models
 from odoo.exceptions import AccessError
 
-from ..tools import event_source
+from ..tools import email_repair, event_source
+
+_logger = logging.getLogger(__name__)
 
 TRACKING_SWITCHES = ("track_opens", "track_clicks")
 LOGGING_SWITCH = "log_email"
@@ -77,6 +82,19 @@ class MailThread(models.AbstractModel):
         else:
             subtype = self.env["mail.message.subtype"].browse(post_values.get("subtype_id"))
         return bool(subtype) and not subtype.internal
+
+    def message_parse(self, message, save_original=False):
+        """An email Python's email package cannot read as it is (an address it
+        cannot parse, an unknown character set, an impossible content type:
+        R8) is mended and read again, instead of stopping the gateway on it
+        at every fetch."""
+        try:
+            return super().message_parse(message, save_original=save_original)
+        except (LookupError, ValueError, IndexError, KeyError, TypeError, errors.MessageError) as error:
+            if not email_repair.repair(message):
+                raise
+            _logger.info("Incoming email %s mended to be read: %s", message.get("Message-Id"), error)
+            return super().message_parse(message, save_original=save_original)
 
     def _message_route_process(self, message, message_dict, routes):
         """Incoming email: an email to the company logging address is logged

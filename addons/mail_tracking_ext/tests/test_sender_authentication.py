@@ -128,7 +128,7 @@ class TestSenderAuthentication(TrackingCase):
 
     def test_l4_r8_a_body_altered_after_signing_is_refused(self):
         signed = self.zone.sign(self.email_bytes(text="Il prezzo è 100 EUR.\n"), "mycompany.example")
-        request = self.gateway(signed.replace("100 EUR".encode(), "900 EUR".encode()))
+        request = self.gateway(signed.replace(b"100 EUR", b"900 EUR"))
         self.assert_refused(request, "dkim_invalid", "mycompany.example", "altered")
         # and a signed email replayed with another subject
         signed = self.zone.sign(self.email_bytes(subject="Hello"), "mycompany.example")
@@ -144,8 +144,8 @@ class TestSenderAuthentication(TrackingCase):
     def test_l4_r8_spoofed_from_with_an_untrusted_server_header_is_refused(self):
         """A valid-looking Authentication-Results written by the attacker's own
         server (or by the attacker) counts for nothing; the email has no signature."""
-        forged = self.email_bytes(extra="Authentication-Results: mx.evil.example; spf=pass; "
-                                        "dkim=pass header.d=mycompany.example; dmarc=pass header.from=mycompany.example\r\n")
+        forged = self.email_bytes(extra="Authentication-Results: mx.evil.example; spf=pass; dkim=pass "
+                                        "header.d=mycompany.example; dmarc=pass header.from=mycompany.example\r\n")
         self.assert_refused(self.gateway(forged), "unauthenticated", "mycompany.example")
         self.env.company.mail_logging_trusted_servers = False
         self.assert_refused(self.gateway(forged.replace(b"Message-ID: <", b"Message-ID: <2")), "unconfigured",

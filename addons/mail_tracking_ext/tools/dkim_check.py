@@ -62,8 +62,7 @@ def _signatures(headers):
     """``(index, domain, error)`` of each DKIM-Signature header, top first;
     ``error`` says why a signature cannot authenticate anything."""
     signatures = []
-    for index, (name, value) in enumerate((name, value) for name, value in headers
-                                          if name.lower() == b"dkim-signature"):
+    for index, value in enumerate(value for name, value in headers if name.lower() == b"dkim-signature"):
         try:
             tags = parse_tag_value(value)
         except InvalidTagValueList:
