@@ -14,3 +14,5 @@ from . import test_demo_data
 from . import test_honest_numbers
 from . import test_fast_path
 from . import test_access_matrix
+from . import test_sender_authentication
+from . import test_hostile_mail
