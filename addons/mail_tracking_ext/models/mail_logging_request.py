@@ -27,6 +27,8 @@ REFUSALS = {
     "not_an_email": _lt("This is not an email that can be read: it has no sender, no recipient and no Message-ID."),
     "failed": _lt("This email could not be read or logged."),
     "from_count": _lt("The From header must hold exactly one address; it holds: %(from)s."),
+    "neutralized": _lt("This database is a neutralized copy (staging or a restored backup): "
+                       "it logs no email that reaches the logging address."),
     "unconfigured": _lt("No trusted mail server is set in Settings and the email has no DKIM signature, "
                         "so its sender cannot be authenticated."),
     "unauthenticated": _lt("Neither a trusted mail server nor a DKIM signature authenticated the sender's "
@@ -211,6 +213,9 @@ class MailLoggingRequest(models.Model):
         if count := self._too_many_addresses(values):
             return self._refuse(request_values, "too_many_recipients", count=count, limit=MAX_ADDRESSES)
         if source == "address":
+            # a copy of production must not take production's mail into its CRM (R9)
+            if self.env["ir.config_parameter"].sudo().get_param("database.is_neutralized"):
+                return self._refuse(request_values, "neutralized")
             company = self.env["res.company"]._mail_rules_company()
             check = check_sender(message, company._mail_logging_trusted_authserv_ids())
             if not check:

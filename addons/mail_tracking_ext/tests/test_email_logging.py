@@ -422,6 +422,22 @@ class TestEmailLogging(TrackingCase):
         self.assertEqual((request.state, request.user_id), ("logged", self.salesperson))
         self.assertEqual(request.logged_message_id.author_id, self.salesperson.partner_id)
 
+    def test_r9_a_neutralized_copy_logs_nothing_from_the_logging_address(self):
+        """R9: on a copy made with ``odoo-bin neutralize`` (Odoo marks it
+        ``database.is_neutralized``), a Bcc production would log is refused with
+        the reason, even once someone set the trusted mail server again."""
+        email = build_email("sara@mycompany.example", "carla@acme.example", subject="Staging copy",
+                            delivered_to=self.logging_address)
+        self.env["ir.config_parameter"].set_param("database.is_neutralized", True)
+        self.gateway(email)
+        request = self.last_request()
+        self.assertEqual((request.state, request.refusal, request.name), ("refused", "neutralized", "Staging copy"))
+        self.assertIn("neutralized copy", request.reason)
+        self.assertFalse(self.env["mail.message"].search([("message_id", "=", email["Message-ID"])]))
+        self.env["ir.config_parameter"].set_param("database.is_neutralized", False)
+        self.gateway(email)
+        self.assertEqual(self.last_request().state, "logged", "the same email on production")
+
     def test_l4_r8_forged_senders_are_refused_and_never_answered(self):
         """L4, R8: the From header is whatever the sender typed. Only the company's
         mail server, named in Settings, says who sent an email: without its word that
