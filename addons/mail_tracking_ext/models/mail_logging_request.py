@@ -40,6 +40,10 @@ REFUSALS = {
                         "altered after it was signed, its signature has expired, or its key is not published."),
     "dkim_dns": _lt("The DKIM key of %(signers)s could not be read from the DNS in time, so the sender's "
                     "domain %(domain)s could not be authenticated."),
+    "dkim_partial": _lt("The DKIM signature of %(signers)s does not cover the headers %(headers)s of this email: "
+                        "anyone who received the signed email could have changed them."),
+    "repeated_header": _lt("This email has its %(header)s header more than once, which a genuine email never "
+                           "has: it may have been altered after it was signed."),
     "too_large": _lt("This email is larger than %(limit)s MB: it is not logged."),
     "too_many_recipients": _lt("This email has %(count)s addresses, more than the %(limit)s of a logged email: "
                                "mass emails are not logged."),
@@ -180,8 +184,9 @@ class MailLoggingRequest(models.Model):
             self.reason)
         # the subject as one line: a line break in it would end the answer's headers (R8)
         subject = " ".join(self.env._("Re: %(subject)s", subject=self.name or "").split())
+        # to the From that was authenticated, never to the Return-Path the envelope chose
         self.env["mail.thread"].with_company(self.company_id)._routing_create_bounce_email(
-            self.email_from, body, message, references=self.message_ref, subject=subject)
+            self.email_from, body, message, references=self.message_ref, subject=subject, email_to=self.email_from)
 
     @api.model
     def _detect_loop_sender_domain(self, email_from_normalized):
@@ -217,11 +222,12 @@ class MailLoggingRequest(models.Model):
             if self.env["ir.config_parameter"].sudo().get_param("database.is_neutralized"):
                 return self._refuse(request_values, "neutralized")
             company = self.env["res.company"]._mail_rules_company()
-            check = check_sender(message, company._mail_logging_trusted_authserv_ids())
+            user = Users._find_by_sender_email(values["email_from"])
+            # a stranger's email never makes Odoo look up the DNS of a domain of its choosing
+            check = check_sender(message, company._mail_logging_trusted_authserv_ids(), verify_dkim=bool(user))
             if not check:
                 return self._refuse(request_values, check.problem, **check.details)
             request_values["sender_authenticated"] = True
-            user = Users._find_by_sender_email(values["email_from"])
             if not user:
                 return self._refuse(request_values, "sender_unknown", sender=values["email_from"] or "?")
             if not self._external_parties(values["to"], values["cc"]):

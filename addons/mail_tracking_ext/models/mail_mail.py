@@ -240,14 +240,14 @@ class MailMail(models.Model):
         copies_state = self.env.cr.cache.get(COPIES_CACHE_KEY)
         if not copies_state:
             return
-        accepted_values, message_links = [], {}
+        # read first, forget once written: if writing fails, a later settle of the batch retries
+        accepted_values, message_links, settled_keys = [], {}, []
         for mail_id in self.ids:
-            copy_keys = copies_state["mails"].pop(mail_id, [])
-            values_list = [dict(copies_state["copies"].pop(copy_key), sent_date=copies_state["accepted"].pop(copy_key))
+            copy_keys = copies_state["mails"].get(mail_id, [])
+            settled_keys += copy_keys
+            values_list = [dict(copies_state["copies"][copy_key], sent_date=copies_state["accepted"][copy_key])
                            for copy_key in copy_keys if copy_key in copies_state["accepted"]]
-            for copy_key in copy_keys:
-                copies_state["copies"].pop(copy_key, None)
-            message_id, links = copies_state["links"].pop(mail_id, (None, {}))
+            message_id, links = copies_state["links"].get(mail_id, (None, {}))
             if values_list:
                 accepted_values += values_list
                 if links:
@@ -259,6 +259,12 @@ class MailMail(models.Model):
             copies = Recipient.create(accepted_values)
             if set(copies.mapped("model")) - {False, *Recipient._tracked_models()}:
                 self.env.registry.clear_cache()
+        for copy_key in settled_keys:
+            copies_state["copies"].pop(copy_key, None)
+            copies_state["accepted"].pop(copy_key, None)
+        for mail_id in self.ids:
+            copies_state["mails"].pop(mail_id, None)
+            copies_state["links"].pop(mail_id, None)
         untracked = {copies_state["untracked"].pop(mail_id) for mail_id in self.ids
                      if mail_id in copies_state["untracked"]}
         if untracked:

@@ -42,7 +42,7 @@ class MailThread(models.AbstractModel):
                 kwargs.pop(switch, None)
         logged_records = kwargs.pop(LOGGED_RECORDS_PARAM, None)
         message = super().message_post(**kwargs)
-        if message.log_email:
+        if message.sudo().log_email:  # sudo: the switch is for the company's users, a portal user may post
             self.env["mail.message.association"]._associate_posted_email(message, logged_records)
         return message
 

@@ -134,6 +134,27 @@ class TestSenderAuthentication(TrackingCase):
         signed = self.zone.sign(self.email_bytes(subject="Hello"), "mycompany.example")
         self.assert_refused(self.gateway(signed.replace(b"Subject: Hello", b"Subject: Pay now")), "dkim_invalid")
 
+    def test_l4_r8_a_signed_email_replayed_with_headers_added_is_refused(self):
+        """Whoever received a signed email from Sara can add headers above the
+        signed ones (readers see the top one, the signature still holds) or add
+        one the signature left out, and send it to the logging address: neither
+        is taken for Sara's."""
+        signed = self.zone.sign(self.email_bytes(subject="Hello"), "mycompany.example")
+        replayed = b"To: Mallory <mallory@evil.example>\r\nSubject: Pay now\r\n" + signed
+        self.assert_refused(self.gateway(replayed), "repeated_header", "To")
+        selector, private = self.zone.keys["mycompany.example"]
+        raw = self.email_bytes(subject="Only some headers")
+        partly = dkim.sign(raw, selector, b"mycompany.example", private,
+                           include_headers=[b"from", b"subject", b"date", b"message-id"]) + raw
+        self.assert_refused(self.gateway(partly), "dkim_partial", "to", "mycompany.example")
+
+    def test_l4_r8_a_strangers_email_never_makes_odoo_ask_the_dns(self):
+        """The DNS of a domain the sender chose is only asked for a user's address."""
+        self.zone.add_key("stranger.example")
+        request = self.gateway(self.zone.sign(self.email_bytes(sender="x@stranger.example"), "stranger.example"))
+        self.assert_refused(request, "unauthenticated")
+        self.assertEqual(self.zone.lookups, [])
+
     def test_l4_r8_a_signature_of_another_domain_is_refused_without_asking_its_dns(self):
         """The attacker signs with their own domain: valid, but not the sender's.
         Odoo does not even look up the key of a domain the email chose."""
@@ -215,7 +236,9 @@ class TestSenderAuthentication(TrackingCase):
             self.assertEqual(self.alias.alias_status, "valid", "the logging address keeps working")
             self.assertFalse(mails.search([("id", "not in", before)]), "no email to the forged sender")
             # an authenticated sender refused for another reason is answered, as the company wants
-            self.gateway(self.zone.sign(self.email_bytes(subject="Note", extra="").replace(
+            # ... to its authenticated From, whatever Return-Path the envelope gave
+            self.gateway(self.zone.sign(self.email_bytes(
+                subject="Note", extra="Return-Path: <victim@elsewhere.example>\r\n").replace(
                 b"To: Carla Contact <carla@acme.example>", f"To: {self.alias.alias_full_name}".encode()),
                 "mycompany.example"))
             answers = mails.search([("id", "not in", before)])

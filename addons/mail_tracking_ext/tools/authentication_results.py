@@ -21,6 +21,8 @@ from odoo.tools import email_normalize, email_split
 
 from .dkim_check import check_signatures
 
+# Headers an email carries at most once (RFC 5322 3.6) that logging reads
+ONCE_ONLY_HEADERS = ("To", "Cc", "Subject", "Message-ID", "Date", "Reply-To", "In-Reply-To", "References", "Sender")
 _COMMENT = re.compile(r"\([^()]*\)")
 
 
@@ -64,22 +66,30 @@ def _aligned(signing_domain, from_domain):
     return bool(signing_domain) and (from_domain == signing_domain or from_domain.endswith("." + signing_domain))
 
 
-def check_sender(message, trusted_authserv_ids):
+def check_sender(message, trusted_authserv_ids, verify_dkim=True):
     """Whether ``message`` (an :class:`email.message.Message`) comes from the
     domain of its single ``From`` address: per the topmost
     ``Authentication-Results`` header of one of ``trusted_authserv_ids``, else
-    per its own DKIM signatures."""
+    per its own DKIM signatures (unless not ``verify_dkim``)."""
     from_values = message.get_all("From") or []
     addresses = [address for value in from_values for address in email_split(str(value))]
     if len(from_values) != 1 or len(addresses) != 1 or not email_normalize(addresses[0]):
         return SenderCheck(problem="from_count", details={"from": ", ".join(str(value) for value in from_values)})
     from_domain = email_normalize(addresses[0]).rsplit("@", 1)[1]
+    # a genuine email has each of these once (RFC 5322 3.6); a second one added above a signed
+    # email is what a reader sees, not what its signer signed (a replay)
+    for name in ONCE_ONLY_HEADERS:
+        if len(message.get_all(name) or []) > 1:
+            return SenderCheck(problem="repeated_header", details={"header": name})
     trusted = {authserv_id.strip().lower() for authserv_id in trusted_authserv_ids if authserv_id.strip()}
     header = next((
         parsed for parsed in (parse_authentication_results(str(value))
                               for value in message.get_all("Authentication-Results") or [])
         if parsed[0] in trusted), None)
     if header is None:
+        if not verify_dkim:
+            return SenderCheck(problem="unauthenticated" if trusted else "unconfigured",
+                               details={"domain": from_domain})
         return _check_dkim(message, from_domain, configured=bool(trusted))
     results = header[1]
     for method, result, properties in results:
@@ -107,5 +117,5 @@ def _check_dkim(message, from_domain, configured):
     if check.problem == "none":
         return SenderCheck(problem="unauthenticated" if configured else "unconfigured",
                            details={"domain": from_domain})
-    return SenderCheck(problem=f"dkim_{check.problem}",
-                       details={"domain": from_domain, "signers": ", ".join(check.domains)})
+    return SenderCheck(problem=f"dkim_{check.problem}", details={
+        "domain": from_domain, "signers": ", ".join(check.domains), "headers": ", ".join(check.unsigned)})

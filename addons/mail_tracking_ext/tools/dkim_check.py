@@ -7,10 +7,12 @@ signing domain's public key is read from DNS and the signed headers and body
 must match it.
 
 Only signatures that could authenticate the sender are looked up: those whose
-domain the caller accepts (aligned with the ``From`` domain). A stranger's
-email therefore never makes Odoo query the DNS of a domain it chose, and the
-lookups of one email share a few seconds in all, so a slow DNS cannot hold
-the mail gateway.
+domain the caller accepts (aligned with the ``From`` domain), and the caller
+asks only for emails whose ``From`` is a user's address, so a stranger's email
+never makes Odoo query the DNS of a domain it chose. The lookups of one email
+share a few seconds in all, so a slow DNS cannot hold the mail gateway. A
+signature counts only if it covers every header logging reads that the email
+carries (``RELIED_ON_HEADERS``).
 """
 import logging
 import time
@@ -24,6 +26,11 @@ _logger = logging.getLogger(__name__)
 DNS_BUDGET = 4.0
 # Aligned signatures verified per email, the first ones from the top.
 MAX_VERIFIED = 3
+# The headers logging reads (who, about what, which email): a signature that leaves one of
+# those the email carries unsigned lets anyone who received a signed email change it and
+# send it on as the signer's (a replay). Counting one signed instance per name is enough
+# here: authentication_results refuses emails that repeat any of them.
+RELIED_ON_HEADERS = ("from", "to", "cc", "subject", "message-id", "date", "reply-to", "in-reply-to", "references")
 
 
 class _DkimpyLog:
@@ -48,35 +55,42 @@ def lookup_txt(name, timeout):
 
 class SignatureCheck:
     """The outcome: ``signer``, the domain of a valid accepted signature, or
-    ``problem`` ("none", "unaligned", "invalid", "dns") with ``domains``, the
-    signing domains concerned."""
+    ``problem`` ("none", "unaligned", "invalid", "dns", "partial") with
+    ``domains``, the signing domains concerned, and for "partial" the
+    ``unsigned`` headers."""
 
-    def __init__(self, signer=None, problem=None, domains=()):
+    def __init__(self, signer=None, problem=None, domains=(), unsigned=()):
         self.signer, self.problem, self.domains = signer, problem, list(domains)
+        self.unsigned = list(unsigned)
 
     def __bool__(self):
         return self.problem is None
 
 
 def _signatures(headers):
-    """``(index, domain, error)`` of each DKIM-Signature header, top first;
-    ``error`` says why a signature cannot authenticate anything."""
+    """``(index, domain, error, unsigned)`` of each DKIM-Signature header, top
+    first; ``error`` says why a signature cannot authenticate anything,
+    ``unsigned`` names the relied-on headers of the email it leaves unsigned."""
+    present = {name.strip().lower().decode("ascii", "replace") for name, _value in headers}
     signatures = []
     for index, value in enumerate(value for name, value in headers if name.lower() == b"dkim-signature"):
         try:
             tags = parse_tag_value(value)
         except InvalidTagValueList:
-            signatures.append((index, "", "unreadable signature"))
+            signatures.append((index, "", "unreadable signature", []))
             continue
         domain = tags.get(b"d", b"").decode("ascii", "replace").strip().lower()
-        signed = {header.strip().lower() for header in tags.get(b"h", b"").split(b":")}
-        if b"from" not in signed:
+        signed = {header.strip().lower().decode("ascii", "replace") for header in tags.get(b"h", b"").split(b":")}
+        unsigned = [name for name in RELIED_ON_HEADERS if name in present and name not in signed]
+        if "from" not in signed:
             error = "From is not signed"
         elif b"l" in tags:  # only the first l= bytes of the body are signed: anything may follow
             error = "body length limit (l=)"
+        elif unsigned:
+            error = f"{', '.join(unsigned)} not signed"
         else:
             error = None
-        signatures.append((index, domain, error))
+        signatures.append((index, domain, error, unsigned))
     return signatures
 
 
@@ -91,9 +105,10 @@ def check_signatures(raw, accepts):
         return SignatureCheck(problem="invalid")
     if not signatures:
         return SignatureCheck(problem="none")
-    candidates = [(index, domain, error) for index, domain, error in signatures if domain and accepts(domain)]
+    candidates = [(index, domain, error, unsigned) for index, domain, error, unsigned in signatures
+                  if domain and accepts(domain)]
     if not candidates:
-        others = dict.fromkeys(domain for _index, domain, _error in signatures if domain)
+        others = dict.fromkeys(domain for _index, domain, _error, _unsigned in signatures if domain)
         return SignatureCheck(problem="unaligned" if others else "invalid", domains=others)
     deadline = time.monotonic() + DNS_BUDGET
     dns_failed = []
@@ -109,9 +124,11 @@ def check_signatures(raw, accepts):
             dns_failed.append(name)
             return None
 
-    for index, domain, error in candidates[:MAX_VERIFIED]:
+    partial = []
+    for index, domain, error, unsigned in candidates[:MAX_VERIFIED]:
         if error:
             _logger.info("DKIM signature of %s not considered: %s", domain, error)
+            partial += [name for name in unsigned if name not in partial]
             continue
         failed_before = len(dns_failed)
         try:
@@ -123,5 +140,7 @@ def check_signatures(raw, accepts):
             return SignatureCheck(signer=domain)
         if len(dns_failed) > failed_before:
             _logger.info("DKIM key of %s not fetched in time", domain)
-    domains = dict.fromkeys(domain for _index, domain, _error in candidates)
-    return SignatureCheck(problem="dns" if dns_failed else "invalid", domains=domains)
+    domains = dict.fromkeys(domain for _index, domain, _error, _unsigned in candidates)
+    if dns_failed:
+        return SignatureCheck(problem="dns", domains=domains)
+    return SignatureCheck(problem="partial" if partial else "invalid", domains=domains, unsigned=partial)

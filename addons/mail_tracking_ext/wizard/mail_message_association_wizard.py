@@ -10,7 +10,8 @@ class MailMessageAssociationWizard(models.TransientModel):
     _description = "Edit Logged Email Associations"
 
     message_id = fields.Many2one("mail.message", "Email", required=True, readonly=True, ondelete="cascade")
-    subject = fields.Char(related="message_id.subject")
+    # read as the user, also in an onchange, which the constraint below does not see (P4)
+    subject = fields.Char(related="message_id.subject", related_sudo=False)
     # computed as the user (a stored compute runs as superuser by default): only readable records
     partner_ids = fields.Many2many(
         "res.partner", string="Contacts and Companies",
@@ -27,17 +28,21 @@ class MailMessageAssociationWizard(models.TransientModel):
         # only on an email the user may read: its name and subject are shown as superuser (P4)
         self.message_id.check_access("read")
 
+    def _readable_message(self):
+        """The wizard's email, if the user may read it (an onchange may name any email)."""
+        return self.message_id._origin._filtered_access("read")
+
     @api.depends("message_id")
     def _compute_selection(self):
         for wizard in self:
-            associations = wizard.message_id._origin._mail_logging_associations()
+            associations = wizard._readable_message()._mail_logging_associations()
             wizard.partner_ids = wizard._visible(associations, "res.partner")
             wizard.lead_ids = wizard._visible(associations, "crm.lead")
 
     @api.depends("message_id")
     def _compute_can_edit(self):
         for wizard in self:
-            wizard.can_edit = bool(wizard.message_id._origin._mail_logging_editable())
+            wizard.can_edit = bool(wizard._readable_message()._mail_logging_editable())
 
     def _visible(self, associations, model):
         """The associated records of ``model`` the user may read: only those are
@@ -48,7 +53,7 @@ class MailMessageAssociationWizard(models.TransientModel):
     @api.depends("message_id")
     def _compute_other_association_ids(self):
         for wizard in self:
-            wizard.other_association_ids = wizard.message_id._origin._mail_logging_associations().filtered(
+            wizard.other_association_ids = wizard._readable_message()._mail_logging_associations().filtered(
                 lambda a: a.model not in ("res.partner", "crm.lead"))
 
     def action_apply(self):

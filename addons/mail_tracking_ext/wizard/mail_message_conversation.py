@@ -19,4 +19,6 @@ class MailMessageConversation(models.TransientModel):
     @api.depends("message_id")
     def _compute_conversation_message_ids(self):
         for conversation in self:
-            conversation.conversation_message_ids = conversation.message_id._logged_email_conversation()
+            # an onchange may name any email, which the constraint above does not see (P4)
+            message = conversation.message_id._origin._filtered_access("read")
+            conversation.conversation_message_ids = message._logged_email_conversation() if message else False
