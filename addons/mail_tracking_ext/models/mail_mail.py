@@ -59,12 +59,13 @@ class MailMail(models.Model):
     # Tracked copies (T1, T2, T7, T10, T11, P1, P2)
     # ------------------------------------------------------------
 
-    def _prepare_outgoing_list(self, mail_server=False, recipients_follower_status=None):
+    def _prepare_outgoing_list(self, *args, **kwargs):
         """Odoo's list of the SMTP messages of this mail, one per contact: the
         place where each copy's body can differ, so where the tracked ones get
         their token. (``_prepare_outgoing_body`` prepares one body for all the
         copies, tracked or not.)"""
-        email_list = super()._prepare_outgoing_list(mail_server, recipients_follower_status)
+        # (mail_server, then 18.0's recipients_follower_status or 19.0's doc_to_followers)
+        email_list = super()._prepare_outgoing_list(*args, **kwargs)
         if self.mail_message_id.track_opens or self.mail_message_id.track_clicks:
             email_list = self._track_copies(email_list)
         return email_list
@@ -202,12 +203,12 @@ class MailMail(models.Model):
             for message in untracked.filtered(lambda message: message.id not in tracked and message.model):
                 Recipient._push_refresh(message.model, message.res_id, message.id)
 
-    def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
+    def _postprocess_sent_message(self, success_pids, *args, **kwargs):
+        # (19.0 adds success_emails after success_pids)
         if tracked := self.filtered(lambda mail: mail.track_opens or mail.track_clicks):
             tracked._settle_tracked_copies()
         logged = self.mail_message_id.filtered("log_email")  # before the mails may be deleted
-        result = super()._postprocess_sent_message(
-            success_pids, failure_reason=failure_reason, failure_type=failure_type)
+        result = super()._postprocess_sent_message(success_pids, *args, **kwargs)
         if logged:
             try:
                 with self.env.cr.savepoint():

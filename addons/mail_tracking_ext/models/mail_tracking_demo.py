@@ -7,6 +7,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 
+from ..tools.compat import postprocess_sent_message
 from .mail_mail import COPY_HEADER
 
 PIXEL = re.compile(r"/email-tracking/open/([A-Za-z0-9_-]+)\.gif")
@@ -99,16 +100,17 @@ class MailTrackingDemo(models.AbstractModel):
         copy: ``{contact id: token of its copy}``."""
         tokens = {}
         for mail in self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)]):
-            delivered = []
+            delivered, delivered_emails = [], []
             for values in mail._prepare_outgoing_list():
                 if copy_id := values["headers"].get(COPY_HEADER):
                     mail._copy_accepted(int(copy_id))
+                delivered_emails.extend(values["email_to"] or [])
                 if values["partner_id"]:
                     delivered.append(values["partner_id"].id)
                     if match := PIXEL.search(values["body"]) or CLICK.search(values["body"]):
                         tokens[values["partner_id"].id] = match.group(1)
             mail.write({"state": "sent"})
-            mail._postprocess_sent_message(success_pids=delivered)
+            postprocess_sent_message(mail, delivered, delivered_emails)
         return tokens
 
     @api.model
