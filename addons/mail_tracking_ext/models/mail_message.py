@@ -44,20 +44,23 @@ class MailMessage(models.Model):
     @api.model
     def _message_fetch(self, domain, *args, **kwargs):
         """A record's timeline also shows the logged emails associated with it
-        (L2); the controller names the record in the context (19.0 also passes
-        it as ``thread``)."""
-        thread = self.env.context.get(TIMELINE_THREAD_KEY)
-        if not thread and kwargs.get("thread"):
-            thread = (kwargs["thread"]._name, kwargs["thread"].id)
+        (L2). 18.0's controller puts the record in the domain, and ours names it
+        in the context; 19.0 passes it as ``thread``."""
+        record = kwargs.get("thread")
+        thread = (record._name, record.id) if record else self.env.context.get(TIMELINE_THREAD_KEY)
         if thread and self.env.user._is_internal():
             model, res_id = thread
             # sudo: which emails are on this timeline; mail.message's own search then checks each
             logged_here = self.env["mail.message.association"].sudo()._search(
                 [("model", "=", model), ("res_id", "=", res_id)])
-            domain = OR([domain, [
-                ("id", "in", logged_here.subselect("message_id")),
-                ("message_type", "!=", "user_notification"),
-            ]])
+            logged = [("id", "in", logged_here.subselect("message_id")), ("message_type", "!=", "user_notification")]
+            if record:
+                # 19.0: the record's own messages (as Odoo's thread condition) or its logged emails
+                own = [("res_id", "=", res_id), ("model", "=", model), ("message_type", "!=", "user_notification")]
+                domain = AND([domain or [], OR([own, logged])])
+                kwargs["thread"] = None
+            else:
+                domain = OR([domain, logged])
         return super()._message_fetch(domain, *args, **kwargs)
 
     def _extras_to_store(self, store, format_reply):

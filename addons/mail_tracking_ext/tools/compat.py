@@ -101,3 +101,11 @@ def postprocess_sent_message(mails, success_pids, success_emails=(), **kwargs):
     if ODOO_MAJOR >= 19:
         kwargs["success_emails"] = list(success_emails)
     return mails._postprocess_sent_message(success_pids=success_pids, **kwargs)
+
+
+def registry_in_test_mode(registry):
+    """Whether Odoo's test framework holds ``registry`` (its cursors are then the test's):
+    18.0 sets ``registry.test_cr``; 19.0 replaces the registry's ``cursor`` method."""
+    if ODOO_MAJOR >= 19:
+        return "cursor" in vars(registry)
+    return registry.test_cr is not None
