@@ -24,7 +24,6 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 from devtools.readme import REPO_ADDONS, addons  # noqa: E402
 
-
 SERIES = os.environ.get("ODOO_VERSION", "18.0")
 
 

@@ -54,7 +54,8 @@ class TestI18n(TrackingCase):
         # JS and OWL template terms, as the web client receives them
         IrHttp = self.env["ir.http"]
         # (19.0 made it private: _get_translations_for_webclient)
-        for_webclient = getattr(IrHttp, "get_translations_for_webclient", None) or IrHttp._get_translations_for_webclient
+        for_webclient = (getattr(IrHttp, "get_translations_for_webclient", None)
+                         or IrHttp._get_translations_for_webclient)
         web_terms, _params = for_webclient(["mail_tracking_ext"], "it_IT")
         messages = {m["id"]: m["string"] for m in web_terms["mail_tracking_ext"]["messages"]}
         self.assertEqual(messages.get("Track opens"), "Traccia aperture")

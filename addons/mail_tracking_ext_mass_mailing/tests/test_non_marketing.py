@@ -71,7 +71,8 @@ class TestNonMarketing(MassMailCommon):
         with self.mock_mail_gateway(mail_unlink_sent=False), ExitStack() as stack:
             if ODOO_MAJOR >= 19:
                 # 19.0's queue commits its progress when it runs outside the scheduler
-                stack.enter_context(patch.object(type(self.env["ir.cron"]), "_commit_progress", return_value=float("inf")))
+                stack.enter_context(
+                    patch.object(type(self.env["ir.cron"]), "_commit_progress", return_value=float("inf")))
             mailing._process_mass_mailing_queue()
         self.assertMailedOnly(mailing, sent=customer_lead, opted_out=logged_lead)
 
