@@ -40,8 +40,29 @@ BRIDGE_MODULES = ("mail_tracking_ext_project", "mail_tracking_ext_mass_mailing")
 CACHE_DIR = os.environ.get("MAIL_TRACKING_EXT_CACHE") or os.path.join(
     os.path.expanduser("~"), ".cache", "mail_tracking_ext"
 )
-OCA_ADDONS = os.path.join(CACHE_DIR, "oca_addons")
-OCA_MAIL_TRACKING_REQ = "odoo-addon-mail-tracking>=18.0,<18.1"
+
+
+def odoo_series():
+    """The Odoo series this run is for, e.g. "19.0": ``ODOO_VERSION`` (``make`` exports it),
+    else the version of the Odoo this Python imports, else 18.0."""
+    series = os.environ.get("ODOO_VERSION")
+    if series:
+        return series
+    spec = importlib.util.find_spec("odoo")
+    if spec and spec.submodule_search_locations:
+        release = os.path.join(list(spec.submodule_search_locations)[0], "release.py")
+        namespace = {}
+        with open(release, encoding="utf-8") as fh:
+            exec(compile(fh.read(), release, "exec"), namespace)  # noqa: S102 - Odoo's own version file
+        return "%d.%d" % tuple(namespace["version_info"][:2])
+    return "18.0"
+
+
+ODOO_SERIES = odoo_series()
+ODOO_MAJOR = int(ODOO_SERIES.split(".")[0])
+# OCA's mail_tracking of the same series (OCA publishes one per Odoo major, e.g. 19.0.1.0.2)
+OCA_ADDONS = os.path.join(CACHE_DIR, "oca_addons", ODOO_SERIES)
+OCA_MAIL_TRACKING_REQ = f"odoo-addon-mail-tracking>={ODOO_SERIES},<{ODOO_MAJOR}.1"
 
 # An Odoo log line: "2025-01-01 12:00:00,000 1234 ERROR db logger: message"
 _LOG_LEVEL_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
@@ -89,7 +110,7 @@ def core_addons_paths():
 
 
 def ensure_oca_mail_tracking(quiet=True):
-    """Download and unpack OCA's mail_tracking 18.0 wheel once; return the addons dir holding it."""
+    """Download and unpack OCA's mail_tracking wheel of ``ODOO_SERIES`` once; return the addons dir holding it."""
     target = os.path.join(OCA_ADDONS, "mail_tracking")
     if os.path.isfile(os.path.join(target, "__manifest__.py")):
         return OCA_ADDONS
@@ -257,10 +278,17 @@ def odoo_cmd(db, *args, smtp_port=None, demo=True, log_level="warn", http_port=N
         cmd += ["--db_password", params["password"]]
     if smtp_port:
         cmd += ["--smtp", "127.0.0.1", "--smtp-port", str(smtp_port)]
-    if not demo:
+    if ODOO_MAJOR >= 19:
+        # 19.0 loads no demo data unless told to (and reads --without-demo as a boolean)
+        cmd += ["--with-demo"] if demo else []
+    elif not demo:
         cmd += ["--without-demo", "all"]
     if http_port:
         cmd += ["--http-port", str(http_port)]
+    if ODOO_MAJOR >= 19 and "--http-interface" not in args:
+        # 19.0 warns that its default (every interface) becomes 127.0.0.1 in 20.0: say it, as
+        # 18.0 does by default
+        cmd += ["--http-interface", "0.0.0.0"]  # noqa: S104 - the same as Odoo 18's default
     if workers is not None:
         cmd += ["--workers", str(workers)]
         if workers:

@@ -14,6 +14,9 @@ import sys
 REPO_ADDONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "addons")
 SECTIONS = (("DESCRIPTION.md", None), ("CONFIGURE.md", "Configuration"), ("USAGE.md", "Usage"),
             ("CONTRIBUTORS.md", "Contributors"))
+# The Odoo series every addon of this repository runs on, from the same source; the manifests
+# hold the version without the series (docs/versions.md), which Odoo prefixes with its own.
+SUPPORTED_SERIES = ("18.0", "19.0")
 HEADING_MARKS = {1: "=", 2: "-", 3: "~", 4: "^"}
 
 
@@ -45,8 +48,9 @@ def readme_of(addon):
         manifest = ast.literal_eval(fh.read())
     title = manifest["name"]
     parts = [f"{'=' * len(title)}\n{title}\n{'=' * len(title)}\n", f"*{manifest.get('summary', '')}*\n",
-             f"Odoo {manifest['version'].split('.', 2)[0]}.{manifest['version'].split('.', 2)[1]} · "
-             f"version {manifest['version']} · license {manifest['license']}\n",
+             f"Odoo {' and '.join(SUPPORTED_SERIES)} · version {manifest['version']} "
+             f"({', '.join(f'{series}.' + manifest['version'] for series in SUPPORTED_SERIES)})"
+             f" · license {manifest['license']}\n",
              "This file is generated from ``readme/`` by ``make readme``: edit those instead.\n"]
     for fragment, section in SECTIONS:
         path = os.path.join(folder, "readme", fragment)

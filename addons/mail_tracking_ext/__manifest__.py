@@ -2,7 +2,7 @@
     "name": "Email Tracking & CRM Logging",
     "summary": "Per-recipient open and click tracking for emails sent from Odoo, "
     "with honest numbers and privacy by design",
-    "version": "18.0.1.5.0",
+    "version": "1.5.0",
     "category": "Sales/CRM",
     "author": "mail_tracking_ext contributors",
     "license": "LGPL-3",

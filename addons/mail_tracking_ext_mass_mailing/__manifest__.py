@@ -1,7 +1,7 @@
 {
     "name": "Email Tracking & CRM Logging - Email Marketing",
     "summary": "Keep non-marketing contacts out of mass mailings",
-    "version": "18.0.1.0.0",
+    "version": "1.0.0",
     "category": "Marketing/Email Marketing",
     "author": "mail_tracking_ext contributors",
     "license": "LGPL-3",

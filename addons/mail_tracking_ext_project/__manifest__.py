@@ -1,7 +1,7 @@
 {
     "name": "Email Tracking & CRM Logging - Project",
     "summary": "Tracked-email statistics on project tasks",
-    "version": "18.0.1.0.0",
+    "version": "1.0.0",
     "category": "Services/Project",
     "author": "mail_tracking_ext contributors",
     "license": "LGPL-3",

@@ -34,6 +34,7 @@ from odoo.modules.registry import Registry
 
 from ..models.mail_tracked_event import OdooHost
 from ..tools import tracking_http
+from ..tools.compat import registry_in_test_mode
 from ..tools.edge import CONNECT_TIMEOUT_SECONDS, TrackingDatabase, session_options
 from ..tools.recorder import Recorder
 
@@ -109,7 +110,7 @@ def handle(environ, start_response):
         if hasattr(current_thread, attribute):
             delattr(current_thread, attribute)
     try:
-        if registry.test_cr is not None:
+        if registry_in_test_mode(registry):
             with registry.cursor() as cr:
                 response = tracking_http.answer(Recorder(cr, OdooHost(cr)), *asked, environ, client.get("REMOTE_ADDR"))
         else:

@@ -2,6 +2,8 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import email_normalize
 
+from ..tools.compat import sql_constraints
+
 
 class MailAddressExclusion(models.Model):
     """An address or a domain whose emails are never tracked (T10) or,
@@ -33,10 +35,8 @@ class MailAddressExclusion(models.Model):
         help="Never Track: no pixel and no link rewriting. Never Log: the email is not logged "
              "to the CRM and no contact is created for the address.")
 
-    _sql_constraints = [
-        ("pattern_unique", "unique(pattern, user_id, company_id, scope)",
-         "This address or domain is already in the list."),
-    ]
+    sql_constraints(locals(), ("pattern_unique", "unique(pattern, user_id, company_id, scope)",
+                               "This address or domain is already in the list."))
 
     @api.model
     def _normalize_pattern(self, pattern):

@@ -108,12 +108,13 @@ class MailMail(models.Model):
         companies = self.env["res.company"]._mail_rules_companies(self.mail_message_id, fallbacks)
         self.env.cr.cache.setdefault(RULES_COMPANIES_CACHE_KEY, {}).update(companies)
 
-    def _prepare_outgoing_list(self, mail_server=False, recipients_follower_status=None):
+    def _prepare_outgoing_list(self, *args, **kwargs):
         """Odoo's list of the SMTP messages of this mail, one per contact: the
         place where each copy's body can differ, so where the tracked ones get
         their token. (``_prepare_outgoing_body`` prepares one body for all the
         copies, tracked or not.)"""
-        email_list = super()._prepare_outgoing_list(mail_server, recipients_follower_status)
+        # (mail_server, then 18.0's recipients_follower_status or 19.0's doc_to_followers)
+        email_list = super()._prepare_outgoing_list(*args, **kwargs)
         if self.mail_message_id.track_opens or self.mail_message_id.track_clicks:
             email_list = self._track_copies(email_list)
         return email_list
@@ -285,10 +286,10 @@ class MailMail(models.Model):
         self._settle_tracked_copies()
         return email_lists
 
-    def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
+    def _postprocess_sent_message(self, success_pids, *args, **kwargs):
+        # (19.0 adds success_emails after success_pids)
         logged = self.mail_message_id.filtered("log_email")  # before the mails may be deleted
-        result = super()._postprocess_sent_message(
-            success_pids, failure_reason=failure_reason, failure_type=failure_type)
+        result = super()._postprocess_sent_message(success_pids, *args, **kwargs)
         if logged:
             try:
                 with self.env.cr.savepoint():

@@ -5,10 +5,10 @@ from markupsafe import Markup
 from odoo import Command, api, fields, models
 from odoo.addons.mail.tools.discuss import Store
 from odoo.exceptions import AccessError, UserError
-from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools.misc import format_datetime
 
+from ..tools.compat import AND, OR, post_access_mode, store_add_values
 from ..tools.forwarded_email import FORWARD_SUBJECT, REPLY_SUBJECT, conversation_topic
 
 # Latest opens and clicks per recipient the chatter receives; the counts cover all (N4).
@@ -44,21 +44,26 @@ class MailMessage(models.Model):
         help="This email also appears on the timelines of its recipients' records.")
 
     @api.model
-    def _message_fetch(self, domain, search_term=None, before=None, after=None, around=None, limit=30):
+    def _message_fetch(self, domain, *args, **kwargs):
         """A record's timeline also shows the logged emails associated with it
-        (L2); the controller names the record in the context."""
-        thread = self.env.context.get(TIMELINE_THREAD_KEY)
+        (L2). 18.0's controller puts the record in the domain, and ours names it
+        in the context; 19.0 passes it as ``thread``."""
+        record = kwargs.get("thread")
+        thread = (record._name, record.id) if record else self.env.context.get(TIMELINE_THREAD_KEY)
         if thread and self.env.user._is_internal():
             model, res_id = thread
             # sudo: which emails are on this timeline; mail.message's own search then checks each
             logged_here = self.env["mail.message.association"].sudo()._search(
                 [("model", "=", model), ("res_id", "=", res_id)])
-            domain = expression.OR([domain, [
-                ("id", "in", logged_here.subselect("message_id")),
-                ("message_type", "!=", "user_notification"),
-            ]])
-        return super()._message_fetch(
-            domain, search_term=search_term, before=before, after=after, around=around, limit=limit)
+            logged = [("id", "in", logged_here.subselect("message_id")), ("message_type", "!=", "user_notification")]
+            if record:
+                # 19.0: the record's own messages (as Odoo's thread condition) or its logged emails
+                own = [("res_id", "=", res_id), ("model", "=", model), ("message_type", "!=", "user_notification")]
+                domain = AND([domain or [], OR([own, logged])])
+                kwargs["thread"] = None
+            else:
+                domain = OR([domain, logged])
+        return super()._message_fetch(domain, *args, **kwargs)
 
     def _extras_to_store(self, store, format_reply):
         result = super()._extras_to_store(store, format_reply=format_reply)
@@ -68,17 +73,21 @@ class MailMessage(models.Model):
             logged = self.filtered("log_email")
             editable = logged.sudo(False)._mail_logging_editable()
             for message in logged:
-                store.add(message, {"logEmail": True, "logEditable": message in editable})
+                store_add_values(store, message, {"logEmail": True, "logEditable": message in editable})
         return result
 
     def _cleanup_side_records(self):
+        # 18.0 (19.0 calls mail.thread's _clean_empty_message instead)
+        result = super()._cleanup_side_records()
+        self._mail_tracking_forget_emptied()
+        return result
+
+    def _mail_tracking_forget_emptied(self):
         """Odoo's chatter deletes an email written in Odoo by emptying it: its
         tracking and its places on other timelines go with it (N3, N5, L2)."""
-        result = super()._cleanup_side_records()
         self.env["mail.tracked.recipient"].sudo().search([("message_id", "in", self.ids)]).unlink()
         self._mail_logging_associations().unlink()
         self.filtered("log_email").sudo().write({"log_email": False})
-        return result
 
     def _mail_logging_associations(self):
         """The timelines these emails are logged on, besides their own record (all of them:
@@ -201,7 +210,7 @@ class MailMessage(models.Model):
         for model, res_id in candidates:
             if model in self.env and res_id and isinstance(self.env[model], self.pool["mail.thread"]):
                 Thread = self.env[model]
-                thread = Thread._get_thread_with_access(res_id, Thread._get_mail_message_access([res_id], "create"))
+                thread = Thread._get_thread_with_access(res_id, mode=post_access_mode(Thread, res_id))
                 if thread:
                     return thread
         raise AccessError(self.env._("You are not allowed to write on the records this email appears on."))
@@ -238,12 +247,12 @@ class MailMessage(models.Model):
             copies |= Message.search([("message_id", "=", self.sudo().message_id)])
         conversation = copies
         if topic := conversation_topic(self.sudo().subject):
-            on_records = expression.OR([
+            on_records = OR([
                 [("model", "=", model), ("res_id", "=", res_id)]
                 for model, res_id in {(copy.model, copy.res_id) for copy in copies if copy.model}])
             # a loose filter in SQL (spacing, prefixes), the exact one in Python
             pattern = "%" + "%".join(topic.split()) + "%"
-            conversation |= Message.search(expression.AND([on_records, [("subject", "=ilike", pattern)]])).filtered(
+            conversation |= Message.search(AND([on_records, [("subject", "=ilike", pattern)]])).filtered(
                 lambda message: conversation_topic(message.subject) == topic)
         return self.env["mail.message"].search([
             ("id", "in", (conversation - conversation._filter_empty()).ids),
@@ -394,9 +403,9 @@ class MailMessage(models.Model):
             if not recipients and not (
                     message.author_id == self.env.user.partner_id and message._mail_tracking_pending()):
                 # nothing the user may see (P4), or the email left untracked: no icons
-                store.add(message, {"mailTracking": False})
+                store_add_values(store, message, {"mailTracking": False})
                 continue
-            store.add(message, {"mailTracking": {
+            store_add_values(store, message, {"mailTracking": {
                 "opens": message.track_opens,
                 "clicks": message.track_clicks,
                 "recipients": recipients,

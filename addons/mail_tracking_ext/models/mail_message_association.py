@@ -1,6 +1,7 @@
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, ValidationError
-from odoo.osv import expression
+
+from ..tools.compat import AND, FALSE_DOMAIN, OR, sql_constraints
 
 
 class MailMessageAssociation(models.Model):
@@ -18,13 +19,11 @@ class MailMessageAssociation(models.Model):
     message_id = fields.Many2one("mail.message", "Email", required=True, ondelete="cascade", index=True)
     model = fields.Char(required=True, index=True)
     res_id = fields.Many2oneReference("Record ID", model_field="model", required=True, index=True)
-    res_name = fields.Char("Record", compute="_compute_res_name")
+    res_name = fields.Char("Record", compute="_compute_res_name", search="_search_res_name")
     model_name = fields.Char("Type", compute="_compute_res_name")
 
-    _sql_constraints = [
-        ("message_record_unique", "unique(message_id, model, res_id)",
-         "This email is already on that record's timeline."),
-    ]
+    sql_constraints(locals(), ("message_record_unique", "unique(message_id, model, res_id)",
+                               "This email is already on that record's timeline."))
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -43,7 +42,7 @@ class MailMessageAssociation(models.Model):
             return super()._search(domain, offset, limit, order, **kwargs)
         candidates = super()._search(domain)
         readable = self.env["mail.message"]._search([("id", "in", candidates.subselect("message_id"))])
-        return super()._search(expression.AND([domain or [], [("message_id", "in", readable)]]),
+        return super()._search(AND([domain or [], [("message_id", "in", readable)]]),
                                offset, limit, order, **kwargs)
 
     def _check_access(self, operation):
@@ -65,7 +64,7 @@ class MailMessageAssociation(models.Model):
 
     def init(self):
         # a timeline looks its logged emails up by record (L2, X3)
-        tools.create_index(self._cr, "mail_message_association_record_index", self._table, ["res_id", "model"])
+        tools.create_index(self.env.cr, "mail_message_association_record_index", self._table, ["res_id", "model"])
 
     @api.depends("model", "res_id")
     @api.depends_context("uid")
@@ -85,6 +84,17 @@ class MailMessageAssociation(models.Model):
                 association.model_name = exists and model_name
                 association.res_name = record.display_name if record in readable else (
                     exists and self.env._("Restricted record"))
+
+    def _search_res_name(self, operator, value):
+        """Associations whose record's name matches, as each model searches its
+        records' names under the user's own rules (name_search; 19.0 refuses to
+        search a computed field that has no search method)."""
+        self.env.cr.execute("SELECT DISTINCT model FROM mail_message_association")
+        domains = [
+            [("model", "=", model), ("res_id", "in", self.env[model]._search([("display_name", operator, value)]))]
+            for (model,) in self.env.cr.fetchall() if model in self.env
+        ]
+        return OR(domains) if domains else FALSE_DOMAIN
 
     @api.constrains("model")
     def _check_model(self):

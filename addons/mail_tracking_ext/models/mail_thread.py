@@ -18,7 +18,18 @@ class MailThread(models.AbstractModel):
     _inherit = "mail.thread"
 
     def _get_allowed_message_post_params(self):
+        # 18.0 (19.0: _get_allowed_message_params)
         return super()._get_allowed_message_post_params() | set(TRACKING_SWITCHES) | {LOGGING_SWITCH}
+
+    def _get_allowed_message_params(self):
+        # 19.0 (18.0: _get_allowed_message_post_params)
+        return super()._get_allowed_message_params() | set(TRACKING_SWITCHES) | {LOGGING_SWITCH}
+
+    def _clean_empty_message(self, message):
+        # 19.0 (18.0: mail.message's _cleanup_side_records)
+        result = super()._clean_empty_message(message)
+        message._mail_tracking_forget_emptied()
+        return result
 
     def _get_message_create_valid_field_names(self):
         return super()._get_message_create_valid_field_names() | set(TRACKING_SWITCHES) | {LOGGING_SWITCH}

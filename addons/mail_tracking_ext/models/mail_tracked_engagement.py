@@ -1,6 +1,8 @@
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
+from ..tools.compat import MESSAGE_SUBJECT_SQL
+
 
 class MailTrackedEngagement(models.Model):
     """The activity feed (N2): one line per thing that happened to a tracked
@@ -66,7 +68,7 @@ class MailTrackedEngagement(models.Model):
         self.env.cr.execute(f"""
             CREATE VIEW {self._table} AS (
                 SELECT line.id, line.kind, line.date, line.recipient_id, r.message_id,
-                       COALESCE(m.subject, m.record_name) AS subject, r.partner_id, r.email,
+                       {MESSAGE_SUBJECT_SQL} AS subject, r.partner_id, r.email,
                        line.author_id, r.model, r.res_id, r.lead_id, line.url, line.is_inferred,
                        line.event_id, line.is_counted
                   FROM (

@@ -1,8 +1,8 @@
 
 from odoo import api, fields, models, tools
-from odoo.osv import expression
 
 from ..tools import token_digest
+from ..tools.compat import AND, FALSE_DOMAIN, OR, sql_constraints
 from ..tools.recorder import STATE_RATES
 
 
@@ -70,9 +70,7 @@ class MailTrackedRecipient(models.Model):
     lead_id = fields.Many2one(
         "crm.lead", "Opportunity", compute="_compute_lead_id", store=True, index="btree_not_null")
 
-    _sql_constraints = [
-        ("token_digest_unique", "unique(token_digest)", "Tracking tokens are unique."),
-    ]
+    sql_constraints(locals(), ("token_digest_unique", "unique(token_digest)", "Tracking tokens are unique."))
 
     def init(self):
         # an author's activity feed, newest first (N2, X3)
@@ -165,29 +163,29 @@ class MailTrackedRecipient(models.Model):
         def readable(model):
             return model in self.env and self.env[model].has_access("read")
 
-        sent_from_readable = expression.OR([
+        sent_from_readable = OR([
             [("model", "=", model), ("res_id", "in", self.env[model]._search([]))]
             for model in self._tracked_models() if readable(model)
-        ] or [expression.FALSE_DOMAIN])
+        ] or [FALSE_DOMAIN])
         Association = self.env["mail.message.association"].sudo()
         associated_models = Association._associated_models()
         if associated_models:
-            logged_on_unreadable = Association._search(expression.OR([
+            logged_on_unreadable = Association._search(OR([
                 [("model", "=", model), ("res_id", "not in", self.env[model]._search([]))] if readable(model)
                 else [("model", "=", model)]
                 for model in associated_models
             ])).subselect("message_id")
-            linked = expression.AND([sent_from_readable, [("message_id", "not in", logged_on_unreadable)]])
+            linked = AND([sent_from_readable, [("message_id", "not in", logged_on_unreadable)]])
         else:
             linked = sent_from_readable
         if (widened := self._visibility_widened_emails()) is not None:
-            logged_on_readable = Association._search(expression.OR([
+            logged_on_readable = Association._search(OR([
                 [("model", "=", model), ("res_id", "in", self.env[model]._search([]))]
                 for model in associated_models if readable(model)
-            ] or [expression.FALSE_DOMAIN])).subselect("message_id")
-            any_linked = expression.OR([sent_from_readable, [("message_id", "in", logged_on_readable)]])
-            linked = expression.OR([linked, expression.AND([[("message_id", "in", widened)], any_linked])])
-        return expression.OR([[("author_id", "=", self.env.user.partner_id.id)], linked])
+            ] or [FALSE_DOMAIN])).subselect("message_id")
+            any_linked = OR([sent_from_readable, [("message_id", "in", logged_on_readable)]])
+            linked = OR([linked, AND([[("message_id", "in", widened)], any_linked])])
+        return OR([[("author_id", "=", self.env.user.partner_id.id)], linked])
 
     @api.model
     def _visibility_widened_emails(self):
@@ -202,7 +200,7 @@ class MailTrackedRecipient(models.Model):
             return None
         domain = [("record_company_id", "in", widening.ids)]
         if self.env["res.company"]._mail_rules_company() in widening:
-            domain = expression.OR([domain, [("record_company_id", "=", False)]])
+            domain = OR([domain, [("record_company_id", "=", False)]])
         # sudo: which emails, as a subquery; the tracked emails' own rule does the rest
         return self.env["mail.message"].sudo()._search(domain)
 

@@ -1,6 +1,7 @@
 from odoo import api, models
 from odoo.exceptions import AccessError
-from odoo.osv import expression
+
+from ..tools.compat import AND
 
 
 class MailTrackedVisibilityMixin(models.AbstractModel):
@@ -22,7 +23,7 @@ class MailTrackedVisibilityMixin(models.AbstractModel):
     @api.model
     def _search(self, domain, offset=0, limit=None, order=None, **kwargs):
         if not self.env.su:
-            domain = expression.AND([domain or [], self._visibility_domain()])
+            domain = AND([domain or [], self._visibility_domain()])
         return super()._search(domain, offset, limit, order, **kwargs)
 
     def _check_access(self, operation):

@@ -7,6 +7,8 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 
+from ..tools.compat import postprocess_sent_message
+
 PIXEL = re.compile(r"/email-tracking/open/([A-Za-z0-9_-]+)\.gif")
 CLICK = re.compile(r"/email-tracking/click/([A-Za-z0-9_-]+)/([0-9a-f]+)")
 # What the demo's readers' mail clients look like (documentation addresses of RFC 5737)
@@ -98,15 +100,16 @@ class MailTrackingDemo(models.AbstractModel):
         tokens = {}
         mails = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
         for mail_id, email_list in mails._prepare_as_delivered().items():
-            delivered = []
+            delivered, delivered_emails = [], []
             for values in email_list:
+                delivered_emails.extend(values["email_to"] or [])
                 if values["partner_id"]:
                     delivered.append(values["partner_id"].id)
                     if match := PIXEL.search(values["body"]) or CLICK.search(values["body"]):
                         tokens[values["partner_id"].id] = match.group(1)
             mail = mails.browse(mail_id)
             mail.write({"state": "sent"})
-            mail._postprocess_sent_message(success_pids=delivered)
+            postprocess_sent_message(mail, delivered, delivered_emails)
         return tokens
 
     @api.model

@@ -4,6 +4,8 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import email_normalize
 
+from ..tools.compat import store_add_global_values
+
 # Before a user first opens the activity feed, its counter shows this much history (N2).
 FEED_UNREAD_DEFAULT_PERIOD = timedelta(days=7)
 # The top bar shows "99+" beyond: counting further is wasted on every page load (X3).
@@ -150,7 +152,7 @@ class ResUsers(models.Model):
     def _init_messaging(self, store):
         result = super()._init_messaging(store)
         if self._is_internal():
-            store.add({"mailTrackingFeedUnread": self._mail_tracking_feed_unread()})
+            store_add_global_values(store, {"mailTrackingFeedUnread": self._mail_tracking_feed_unread()})
         return result
 
     def _mail_tracking_feed_unread(self):

@@ -1,8 +1,12 @@
 import re
+from contextlib import ExitStack, contextmanager
+from unittest.mock import patch
 
 from markupsafe import Markup
 
 from odoo.tests import HttpCase, new_test_user
+
+from ..tools.compat import ODOO_MAJOR, ir_mail_server_class
 
 TOKEN_IN_PIXEL = re.compile(r'/email-tracking/open/([A-Za-z0-9_-]+)\.gif')
 CLICK_LINK = re.compile(r'href="[^"]*/email-tracking/click/([A-Za-z0-9_-]+)/([0-9a-f]+)"')
@@ -10,6 +14,26 @@ CLICK_LINK = re.compile(r'href="[^"]*/email-tracking/click/([A-Za-z0-9_-]+)/([0-
 MAIL_CLIENT = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Thunderbird/128.3.0"
 # The smallest file a PDF reader accepts: an attachment of logged emails.
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@contextmanager
+def smtp_server(send_email, **patch_kwargs):
+    """Odoo hands the emails it sends to ``send_email(server, message, ...)``, a stand-in for
+    the SMTP layer of ``ir.mail_server`` (``patch_kwargs`` go to ``patch.object``): yields
+    the patch. 19.0's mail.mail skips sending altogether in tests unless told not to."""
+    server_class = ir_mail_server_class()
+    with ExitStack() as stack:
+        if ODOO_MAJOR >= 19:
+            stack.enter_context(patch.object(server_class, "_disable_send", return_value=False))
+            stack.enter_context(patch.object(server_class, "_connect__", return_value=None))
+        if send_email is not None:
+            patch_kwargs["new"] = send_email
+        yield stack.enter_context(patch.object(server_class, "send_email", **patch_kwargs))
+
+
+def accept_every_email(_server, message, *_args, **_kwargs):
+    """An SMTP server that accepts every email, as Odoo's own does in tests."""
+    return message["Message-Id"]
 
 
 class TrackingCase(HttpCase):
@@ -75,11 +99,39 @@ class TrackingCase(HttpCase):
         self.env.invalidate_all()
         return outgoing
 
-    def url_open(self, url, data=None, files=None, timeout=12, headers=None, allow_redirects=True, head=False):
+    def url_open(self, url, data=None, files=None, timeout=12, headers=None, allow_redirects=True, head=False,
+                 **kwargs):
         """As the recipients' mail clients open the tracked links and pixels."""
+        if head and ODOO_MAJOR >= 19:
+            # 19.0 takes the HTTP method instead of head=True (which did not follow redirects)
+            kwargs.update(method="HEAD")
+            allow_redirects = False
+        elif head:
+            kwargs.update(head=True)
         return super().url_open(url, data=data, files=files, timeout=timeout,
                                 headers={"User-Agent": MAIL_CLIENT, **(headers or {})},
-                                allow_redirects=allow_redirects, head=head)
+                                allow_redirects=allow_redirects, **kwargs)
+
+    def make_jsonrpc_request(self, route, params=None, headers=None, **kwargs):
+        """Odoo's mail routes, called with 18.0's parameters; on 19.0 they are passed as
+        19.0's routes take them (the tests say what the web client sends once)."""
+        if ODOO_MAJOR >= 19 and params:
+            params = dict(params)
+            if route == "/mail/thread/messages":
+                params["fetch_params"] = {key: params.pop(key) for key in list(params)
+                                          if key not in ("thread_model", "thread_id")}
+            elif route == "/mail/message/post":
+                params["post_data"] = dict(params["post_data"])
+                for key in ("partner_emails", "partner_additional_values"):
+                    if key in params:
+                        params["post_data"][key] = params.pop(key)
+            elif route == "/mail/message/update_content":
+                params = {"message_id": params.pop("message_id"), "update_data": params}
+            elif route == "/mail/partner/from_email":
+                # 19.0 finds the contacts through a record: any record with a chatter
+                params.setdefault("thread_model", "res.partner")
+                params.setdefault("thread_id", self.env.user.partner_id.id)
+        return super().make_jsonrpc_request(route, params, headers, **kwargs)
 
     def tracked(self, messages):
         """The tracked copies of ``messages``."""

@@ -1,6 +1,7 @@
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
+from ..tools.compat import USER_GROUPS_FIELD
 from .common import TrackingCase
 
 
@@ -72,7 +73,7 @@ class TestComposerTour(TrackingCase):
     def test_l3_full_composer_new_recipient_is_a_logging_contact(self):
         """L3: in the full composer, Log on, the user creates a contact for a new address
         in the To field: it is non-marketing, the sender's, and the email is on its timeline."""
-        self.salesperson.groups_id += self.env.ref("base.group_partner_manager")
+        self.salesperson[USER_GROUPS_FIELD] += self.env.ref("base.group_partner_manager")
         self.start_tour(f"/odoo/crm/{self.lead.id}", "mail_tracking_ext_full_composer_new_contact",
                         login="mtx_sales")
         nina = self.env["res.partner"].search([("email", "=", "nina@newco.example")])

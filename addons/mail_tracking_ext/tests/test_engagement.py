@@ -8,6 +8,7 @@ from odoo.addons.bus.models.bus import channel_with_db, json_dump
 from odoo.addons.mail.tools.discuss import Store
 from odoo.tests import tagged
 
+from ..tools.compat import chatter_store
 from .common import SentEmailCase
 
 
@@ -104,7 +105,7 @@ class TestEngagement(SentEmailCase):
 
     def test_n4_chatter_gets_each_recipient_status(self):
         self.open_pixel()
-        data = Store(self.message.with_user(self.salesperson), for_current_user=True).get_result()
+        data = chatter_store(self.message.with_user(self.salesperson)).get_result()
         [message_data] = [m for m in data["mail.message"] if m["id"] == self.message.id]
         tracking = message_data["mailTracking"]
         self.assertTrue(tracking["opens"] and tracking["clicks"])
@@ -164,7 +165,7 @@ class TestEngagement(SentEmailCase):
             for _warm_up in range(2):
                 self.env.invalidate_all()
                 start = self.cr.sql_log_count
-                Store(batch, for_current_user=True).get_result()
+                chatter_store(batch).get_result()
                 full_counts[size] = self.cr.sql_log_count - start
         self.assertEqual(counts[5], counts[50], f"queries per batch size: {counts}")
         self.assertLessEqual(counts[50], 8)

@@ -10,7 +10,7 @@ from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.websocket import WebsocketConnectionHandler
 from odoo.tests import TEST_CURSOR_COOKIE_NAME, tagged
 
-from .common import MAIL_CLIENT, TrackingCase
+from .common import MAIL_CLIENT, TrackingCase, accept_every_email, smtp_server
 
 
 @tagged("post_install", "-at_install")
@@ -82,7 +82,7 @@ class TestEngagementTour(TrackingCase):
         message = self.post_email(self.bruno, Markup("<p>Not for tracking</p>"))
 
         def queue_runs():  # Odoo's mail queue, in this test's transaction
-            with self.env.registry.cursor() as cr:
+            with self.env.registry.cursor() as cr, smtp_server(accept_every_email):
                 api.Environment(cr, SUPERUSER_ID, {})["mail.mail"].search(
                     [("mail_message_id", "=", message.id)]).send()
 

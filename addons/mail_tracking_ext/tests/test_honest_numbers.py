@@ -1,17 +1,15 @@
 import json
 import time
-from unittest.mock import patch
 
 from markupsafe import Markup
 
 from odoo import fields
-from odoo.addons.base.models.ir_mail_server import IrMailServer
 from odoo.addons.bus.models.bus import channel_with_db, json_dump
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from ..tools import event_source
-from .common import CLICK_LINK, SentEmailCase
+from .common import CLICK_LINK, SentEmailCase, smtp_server
 
 APPLE_MPP = {"User-Agent": "Mozilla/5.0", "X-Forwarded-For": "17.58.63.12"}
 GMAIL_PROXY = {"User-Agent": "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 "
@@ -216,6 +214,6 @@ class TestHonestNumbers(SentEmailCase):
             accepted.append(fields.Datetime.now())
             return message["Message-Id"]
 
-        with patch.object(IrMailServer, "send_email", slow_smtp_server):
+        with smtp_server(slow_smtp_server):
             mail.send(raise_exception=False)
         self.assertGreaterEqual(self.tracked(message).sent_date, accepted[0])

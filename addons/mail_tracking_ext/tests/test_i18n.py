@@ -52,7 +52,11 @@ class TestI18n(TrackingCase):
         label = self.env["mail.mail"]._optout_link_html(self.anna, "#")
         self.assertIn("Non tracciare più la mia attività su queste email", label)
         # JS and OWL template terms, as the web client receives them
-        web_terms, _params = self.env["ir.http"].get_translations_for_webclient(["mail_tracking_ext"], "it_IT")
+        IrHttp = self.env["ir.http"]
+        # (19.0 made it private: _get_translations_for_webclient)
+        for_webclient = (getattr(IrHttp, "get_translations_for_webclient", None)
+                         or IrHttp._get_translations_for_webclient)
+        web_terms, _params = for_webclient(["mail_tracking_ext"], "it_IT")
         messages = {m["id"]: m["string"] for m in web_terms["mail_tracking_ext"]["messages"]}
         self.assertEqual(messages.get("Track opens"), "Traccia aperture")
         self.assertEqual(messages.get("%(who)s opened your email"), "%(who)s ha aperto l'email")

@@ -1,12 +1,10 @@
 from contextlib import contextmanager
-from unittest.mock import patch
 
 from markupsafe import Markup
 
-from odoo.addons.base.models.ir_mail_server import IrMailServer
 from odoo.tests import Form, tagged
 
-from .common import TrackingCase
+from .common import TrackingCase, accept_every_email, smtp_server
 
 OFFER = "https://shop.example/offer?id=7"
 PAYMENT = "https://bank.example/pay?ref=42"
@@ -24,8 +22,7 @@ class TestNoTrackLinks(TrackingCase):
     def sent_emails(self):
         """The SMTP messages Odoo hands to its mail server, queued ones sent at the end."""
         sent = []
-        with patch.object(IrMailServer, "send_email", autospec=True,
-                          side_effect=IrMailServer.send_email) as send_email:
+        with smtp_server(None, autospec=True, side_effect=accept_every_email) as send_email:
             yield sent
             self.env["mail.mail"].sudo().search([
                 ("mail_message_id", "in", self.lead.message_ids.ids), ("state", "=", "outgoing")]).send()

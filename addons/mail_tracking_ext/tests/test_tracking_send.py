@@ -1,14 +1,16 @@
-from unittest.mock import patch
 
 from markupsafe import Markup
 
-from odoo.addons.base.models.ir_mail_server import IrMailServer, MailDeliveryException
-from odoo.exceptions import AccessError, ValidationError
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
+from odoo.exceptions import ValidationError
 from odoo.tests import Form, tagged
+from odoo.tests.common import JsonRpcException
+from odoo.tools import mute_logger
 
 from ..models.mail_mail import COPY_HEADER
 from ..tools import token_digest
-from .common import CLICK_LINK, TrackingCase
+from ..tools.compat import postprocess_sent_message
+from .common import CLICK_LINK, TrackingCase, smtp_server
 
 BODY = Markup('<p>Hello, see <a href="https://shop.example/offer?id=7">our offer</a>.</p>')
 
@@ -184,10 +186,16 @@ class TestTrackingSend(TrackingCase):
         me = self.salesperson.with_user(self.salesperson)
         me.write({"mail_tracking_exclusion_ids": [(0, 0, {"pattern": "friend.example"})]})
         self.assertEqual(self.salesperson.mail_tracking_exclusion_ids.mapped("pattern"), ["friend.example"])
+        # through the web client, as users edit their preferences (the ORM's sudo commands are
+        # checked against the request's user: 19.0 takes it from the transaction)
+        self.authenticate(self.salesperson.login, self.salesperson.login)
         for command in ((1, company_rule.id, {"pattern": "other.example"}), (2, company_rule.id, 0)):
-            with self.assertRaises(AccessError):
-                me.write({"mail_tracking_exclusion_ids": [command]})
-        self.assertEqual(company_rule.pattern, "rival.example")
+            with self.assertRaises(JsonRpcException) as refused, mute_logger("odoo.http"):
+                self.make_jsonrpc_request("/web/dataset/call_kw/res.users/write", {
+                    "model": "res.users", "method": "write",
+                    "args": [self.salesperson.ids, {"mail_tracking_exclusion_ids": [command]}], "kwargs": {}})
+            self.assertEqual(refused.exception.args[0], "odoo.exceptions.AccessError")
+        self.assertEqual(company_rule.exists().pattern, "rival.example")
 
     def test_t10_invalid_never_track_entry_is_refused(self):
         with self.assertRaises(ValidationError):
@@ -201,7 +209,7 @@ class TestTrackingSend(TrackingCase):
         [values] = mail._prepare_outgoing_list()
         self.assertIn("/email-tracking/click/", values["body"], "the copy was prepared with its tracking")
         mail.write({"state": "exception"})
-        mail._postprocess_sent_message(success_pids=[], failure_type="mail_smtp", failure_reason="down")
+        postprocess_sent_message(mail, success_pids=[], failure_type="mail_smtp", failure_reason="down")
         mail._settle_tracked_copies()
         self.assertFalse(self.tracked(message))
         self.assertFalse(message.sudo().tracked_links, "no link map for an email that never left")
@@ -217,13 +225,13 @@ class TestTrackingSend(TrackingCase):
         mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
         delivered = []
 
-        def smtp_server(_server, message, *_args, **_kwargs):
+        def refusing_server(_server, message, *_args, **_kwargs):
             if "bruno@" in message["To"]:
                 raise MailDeliveryException("Mail Delivery Failed", "550 5.1.1 no such user")
             delivered.append(message)
             return message["Message-Id"]
 
-        with patch.object(IrMailServer, "send_email", smtp_server):
+        with smtp_server(refusing_server):
             mail.send(raise_exception=False)
         self.assertEqual(mail.state, "exception", "Odoo's own outcome is unchanged")
         # the order of the copies is Odoo's: Carla's may leave before Bruno's refusal, or never

@@ -29,6 +29,7 @@ import weakref
 from datetime import datetime, timedelta, timezone
 
 from . import event_source
+from .compat import MESSAGE_SUBJECT_SQL
 from .html import LINK_REF_LENGTH
 from .ip import truncate_ip
 from .token import message_id_of, token_digest
@@ -244,7 +245,7 @@ class Recorder:
         return f"""
             SELECT r.id, r.state, r.first_open_date, r.message_id, r.partner_id, r.email, r.is_aggregate,
                    r.sent_date, p.name AS partner_name, p.do_not_track, m.author_id, m.model, m.res_id,
-                   m.track_clicks, COALESCE(m.subject, m.record_name) AS subject, {url} AS url,
+                   m.track_clicks, {MESSAGE_SUBJECT_SQL} AS subject, {url} AS url,
                    EXISTS (SELECT FROM res_users u
                             WHERE u.id = %(session_uid)s AND u.partner_id = m.author_id) AS is_sender,
                    (SELECT bool_or(u.mail_tracking_notify) FROM res_users u

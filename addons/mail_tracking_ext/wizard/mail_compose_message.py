@@ -84,7 +84,9 @@ class MailComposeMessage(models.TransientModel):
             composer.log_partner_ids = self.env["res.partner"].browse([
                 record.id for records_ in records if records_._name == "res.partner"
                 for record in records_])._filtered_access("read")
-            composer.log_lead_ids = self.env["crm.lead"].browse([
+            # the opportunities the user reads; assigned as superuser, as 19.0 checks the field's
+            # groups even in its own compute, for users without the CRM
+            composer.sudo().log_lead_ids = self.env["crm.lead"].browse([
                 record.id for records_ in records if records_._name == "crm.lead"
                 for record in records_])._filtered_access("read")
 

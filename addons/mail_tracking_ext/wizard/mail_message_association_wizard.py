@@ -37,7 +37,9 @@ class MailMessageAssociationWizard(models.TransientModel):
         for wizard in self:
             associations = wizard._readable_message()._mail_logging_associations()
             wizard.partner_ids = wizard._visible(associations, "res.partner")
-            wizard.lead_ids = wizard._visible(associations, "crm.lead")
+            # the opportunities the user reads; assigned as superuser, as 19.0 checks the field's
+            # groups even in its own compute, for users without the CRM
+            wizard.sudo().lead_ids = wizard._visible(associations, "crm.lead")
 
     @api.depends("message_id")
     def _compute_can_edit(self):

@@ -1,3 +1,7 @@
+from contextlib import ExitStack
+from unittest.mock import patch
+
+from odoo.addons.mail_tracking_ext.tools.compat import ODOO_MAJOR, USER_GROUPS_FIELD
 from odoo.addons.mass_mailing.tests.common import MassMailCommon
 from odoo.tests import tagged, users
 from odoo.tools import email_normalize, mute_logger
@@ -32,7 +36,8 @@ class TestNonMarketing(MassMailCommon):
         self.assertEqual(
             {trace.res_id: (trace.trace_status, trace.failure_type, trace.mail_mail_id.state) for trace in traces},
             {**dict.fromkeys(sent.ids, ("sent", False, "sent")),
-             **dict.fromkeys(opted_out.ids, ("cancel", "mail_optout", "cancel"))},
+             # 19.0's opted-out traces (the list's own opt-outs too) keep no link to a cancelled email
+             **dict.fromkeys(opted_out.ids, ("cancel", "mail_optout", "cancel" if ODOO_MAJOR < 19 else False))},
         )
         mailed = {email_normalize(email) for mail in self._mails for email in mail["email_to"]}
         self.assertEqual(mailed, {email_normalize(trace.email) for trace in traces if trace.res_id in sent.ids})
@@ -54,7 +59,7 @@ class TestNonMarketing(MassMailCommon):
     def test_l3_lead_mailing_skips_non_marketing_address(self):
         """L3: a queued mailing to leads skips a lead written from a
         non-marketing contact's address, however that address is spelled."""
-        self.user_marketing.groups_id += self.env.ref("sales_team.group_sale_salesman_all_leads")
+        self.user_marketing[USER_GROUPS_FIELD] += self.env.ref("sales_team.group_sale_salesman_all_leads")
         customer_lead, logged_lead = self.env["crm.lead"].create([
             {"name": "Paula's request", "email_from": "paula@customer.example"},
             {"name": "Nina's request", "email_from": '"Nina" <Nina@Logged.Example>'},
@@ -63,7 +68,11 @@ class TestNonMarketing(MassMailCommon):
         mailing = self.new_mailing("crm.lead", mailing_domain=[("id", "in", leads.ids)])
         mailing = mailing.with_user(self.user_marketing)
         mailing.action_launch()
-        with self.mock_mail_gateway(mail_unlink_sent=False):
+        with self.mock_mail_gateway(mail_unlink_sent=False), ExitStack() as stack:
+            if ODOO_MAJOR >= 19:
+                # 19.0's queue commits its progress when it runs outside the scheduler
+                stack.enter_context(
+                    patch.object(type(self.env["ir.cron"]), "_commit_progress", return_value=float("inf")))
             mailing._process_mass_mailing_queue()
         self.assertMailedOnly(mailing, sent=customer_lead, opted_out=logged_lead)
 

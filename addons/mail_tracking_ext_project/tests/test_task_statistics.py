@@ -1,6 +1,7 @@
 from markupsafe import Markup
 
 from odoo.addons.mail_tracking_ext.tests.common import TrackingCase
+from odoo.addons.mail_tracking_ext.tools.compat import USER_GROUPS_FIELD
 from odoo.tests import tagged
 
 
@@ -10,7 +11,7 @@ class TestTaskStatistics(TrackingCase):
     def test_n5_task_shows_its_tracked_emails(self):
         """N5: the emails tracked from a task are counted on the task, and its
         button opens exactly them."""
-        self.salesperson.groups_id += self.env.ref("project.group_project_user")
+        self.salesperson[USER_GROUPS_FIELD] += self.env.ref("project.group_project_user")
         project = self.env["project.project"].create({"name": "Onboarding"})
         task = self.env["project.task"].create({"name": "Kick-off", "project_id": project.id})
         self.assertEqual(task.mail_tracked_count, 0)
@@ -32,7 +33,7 @@ class TestTaskStatistics(TrackingCase):
         """L2: with Project installed, an email logged to a contact also appears
         on the open tasks of the contact's company, not on its closed ones nor
         on tasks the author may not read."""
-        self.salesperson.groups_id += self.env.ref("project.group_project_user")
+        self.salesperson[USER_GROUPS_FIELD] += self.env.ref("project.group_project_user")
         company = self.env["res.partner"].create({"name": "Anna's Company", "is_company": True})
         self.anna.parent_id = company
         project = self.env["project.project"].create({"name": "Onboarding", "privacy_visibility": "employees"})

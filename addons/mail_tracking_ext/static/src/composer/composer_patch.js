@@ -3,6 +3,8 @@ import { useEffect, useState } from "@odoo/owl";
 import { session } from "@web/session";
 import { patch } from "@web/core/utils/patch";
 
+import { composerRecipientPartnerIds } from "../compat/composer";
+
 /**
  * Per-message "Track opens", "Track clicks" (T3) and "Log" (L1) switches
  * in the chatter's composer. They start from the user's defaults for every
@@ -43,10 +45,7 @@ patch(Composer.prototype, {
         return `${this.thread.model},${this.thread.id}:${this.mailTrackingRecipientIds.join(",")}`;
     },
     get mailTrackingRecipientIds() {
-        return this.thread.suggestedRecipients
-            .filter((recipient) => recipient.checked && recipient.persona)
-            .map((recipient) => recipient.persona.id)
-            .sort((a, b) => a - b);
+        return composerRecipientPartnerIds(this.thread);
     },
     /**
      * The record's rules and who would get this email untracked (P1, P2), as

@@ -26,7 +26,8 @@ patch(Chatter.prototype, {
         );
         // the form's statistics buttons follow the live icons (N5), unless the user is editing it
         useBus(this.env.bus, ENGAGEMENT_CHANGED, async ({ detail }) => {
-            const record = this.props.webRecord;
+            // the form's record: webRecord in Odoo 18.0, record in 19.0
+            const record = this.props.record ?? this.props.webRecord;
             if (
                 record &&
                 detail.model === this.props.threadModel &&

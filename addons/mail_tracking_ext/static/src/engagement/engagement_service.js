@@ -2,6 +2,7 @@ import { browser } from "@web/core/browser/browser";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 
+import { messageModel } from "../compat/store";
 import { recipientLabel } from "./mail_tracking_utils";
 
 /** Triggered on the web client's bus when a record's tracked emails changed. */
@@ -31,7 +32,7 @@ export class MailTrackingEngagement {
     }
 
     onEngagement(payload) {
-        const message = this.store.Message.get(payload.message_id);
+        const message = messageModel(this.store).get(payload.message_id);
         if (message) {
             this.refresh(message, { reloadStatistics: true });
         }

@@ -1,6 +1,7 @@
 import { Component, useState } from "@odoo/owl";
 import { useService } from "@web/core/utils/hooks";
 
+import { messageModel } from "../compat/store";
 import { formatTrackingDate, recipientLabel, stateLabel } from "./mail_tracking_utils";
 
 /** How many opens and clicks a recipient shows before "and N earlier ones". */
@@ -24,7 +25,7 @@ export class MailTrackingPopover extends Component {
     }
 
     get tracking() {
-        return this.store.Message.get(this.props.messageId)?.mailTracking || {};
+        return messageModel(this.store).get(this.props.messageId)?.mailTracking || {};
     }
 
     get recipients() {

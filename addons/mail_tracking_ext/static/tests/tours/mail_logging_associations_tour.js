@@ -9,7 +9,7 @@ registry.category("web_tour.tours").add("mail_tracking_ext_logging_associations"
             run: "hover && click .o-mail-Message:contains(Logged offer) [title='Expand']",
         },
         {
-            trigger: ".o-mail-Message-moreMenu [title='Associations'], .o-mail-Message [title='Associations']",
+            trigger: ".o-mail-Message-moreMenu [title='Associations'], .o-mail-Message-moreMenu [aria-label='Associations'], .o-mail-Message [title='Associations']",
             run: "click",
         },
         {
@@ -33,7 +33,7 @@ registry.category("web_tour.tours").add("mail_tracking_ext_logging_associations"
             run: "hover && click .o-mail-Message:contains(Logged offer) [title='Expand']",
         },
         {
-            trigger: ".o-mail-Message-moreMenu [title='Reply'], .o-mail-Message [title='Reply']",
+            trigger: ".o-mail-Message-moreMenu [title='Reply'], .o-mail-Message-moreMenu [aria-label='Reply'], .o-mail-Message [title='Reply']",
             run: "click",
         },
         {

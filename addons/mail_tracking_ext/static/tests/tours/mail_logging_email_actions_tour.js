@@ -9,7 +9,7 @@ registry.category("web_tour.tours").add("mail_tracking_ext_logged_email_actions"
             run: "hover && click .o-mail-Message:contains(Logged offer) .o-mail-Message-actions [title='Expand']",
         },
         {
-            trigger: ".o-mail-Message-moreMenu [title='Show Conversation']",
+            trigger: ".o-mail-Message-moreMenu [title='Show Conversation'], .o-mail-Message-moreMenu [aria-label='Show Conversation']",
             run: "click",
         },
         {

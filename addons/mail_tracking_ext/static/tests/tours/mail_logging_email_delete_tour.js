@@ -9,7 +9,7 @@ registry.category("web_tour.tours").add("mail_tracking_ext_logged_email_delete",
             run: "hover && click .o-mail-Message:contains(Subject: From Gmail) .o-mail-Message-actions [title='Expand']",
         },
         {
-            trigger: ".o-mail-Message-moreMenu [title='Delete']",
+            trigger: ".o-mail-Message-moreMenu [title='Delete'], .o-mail-Message-moreMenu [aria-label='Delete']",
             run: "click",
         },
         {

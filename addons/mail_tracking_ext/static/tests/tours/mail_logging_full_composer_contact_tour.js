@@ -8,7 +8,8 @@ registry.category("web_tour.tours").add("mail_tracking_ext_full_composer_new_con
             run: "click",
         },
         {
-            trigger: "button[aria-label='Full composer']",
+            // the button's label: 18.0, 19.0
+            trigger: "button[aria-label='Full composer'], button[title='Open Full Composer']",
             run: "click",
         },
         {

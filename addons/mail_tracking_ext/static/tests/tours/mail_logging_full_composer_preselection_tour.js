@@ -16,7 +16,8 @@ registry.category("web_tour.tours").add("mail_tracking_ext_full_composer_presele
             run: "edit Our offer: https://shop.example/offer",
         },
         {
-            trigger: "button[aria-label='Full composer']",
+            // the button's label: 18.0, 19.0
+            trigger: "button[aria-label='Full composer'], button[title='Open Full Composer']",
             run: "click",
         },
         {

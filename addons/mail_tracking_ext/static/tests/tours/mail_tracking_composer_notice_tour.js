@@ -12,7 +12,10 @@ registry.category("web_tour.tours").add("mail_tracking_ext_composer_notice", {
             trigger: ".o-mail-TrackingSwitches-notice:contains(Anna Customer)",
         },
         {
-            trigger: ".o-mail-SuggestedRecipient:contains(Anna Customer) input[type=checkbox]:checked",
+            // 18.0 unchecks a suggested recipient, 19.0 removes the recipient's tag
+            trigger:
+                ".o-mail-SuggestedRecipient:contains(Anna Customer) input[type=checkbox]:checked, " +
+                ".o-mail-RecipientsInput .o_tag:contains(Anna Customer) .o_delete",
             run: "click",
         },
         {
