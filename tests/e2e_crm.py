@@ -65,7 +65,7 @@ class Salesperson:
         }}, timeout=60)
         result = response.json()
         assert "error" not in result, result
-        return max(message["id"] for message in result["result"]["mail.message"])
+        return rt.posted_message_id(result["result"])
 
 
 def create_salesperson(server, login):
@@ -73,7 +73,7 @@ def create_salesperson(server, login):
                        [("module", "=", "sales_team"), ("name", "=", "group_sale_salesman")], ["res_id"])
     server.rpc("res.users", "create", {
         "name": login.title(), "login": login, "password": f"{login}-pw", "email": f"{login}@mycompany.example",
-        "groups_id": [(6, 0, [group[0]["res_id"]])]})
+        rt.USER_GROUPS_FIELD: [(6, 0, [group[0]["res_id"]])]})
     return Salesperson(server, login, f"{login}-pw")
 
 
