@@ -44,7 +44,13 @@ def html_part(message):
 
 
 def to_of(message):
-    return message["To"]
+    """Whom this copy went to, as its To header names them: only the envelope's recipients
+    (Odoo 19.0's To also names the email's other recipients)."""
+    envelope = {address.strip().lower() for address in (message["X-Envelope-To"] or "").split(",") if address.strip()}
+    if not envelope or not message["To"]:
+        return message["To"]
+    mine = [str(address) for address in message["To"].addresses if address.addr_spec.lower() in envelope]
+    return ", ".join(mine) or message["To"]
 
 
 class Salesperson:
