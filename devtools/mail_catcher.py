@@ -64,7 +64,11 @@ class CaughtMail:
     received: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def parsed(self):
-        return email.message_from_bytes(self.raw, policy=email.policy.default)
+        """The message, with its SMTP envelope's recipients in ``X-Envelope-To`` (Odoo 19.0's To
+        header also names the email's other recipients: the envelope says whose copy it is)."""
+        message = email.message_from_bytes(self.raw, policy=email.policy.default)
+        message["X-Envelope-To"] = ", ".join(self.rcpt_tos)
+        return message
 
     def summary(self):
         msg = self.parsed()

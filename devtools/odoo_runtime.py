@@ -60,6 +60,8 @@ def odoo_series():
 
 ODOO_SERIES = odoo_series()
 ODOO_MAJOR = int(ODOO_SERIES.split(".")[0])
+# a user's groups on res.users, for the suites' RPC calls: groups_id until 18.0, group_ids from 19.0
+USER_GROUPS_FIELD = "group_ids" if ODOO_MAJOR >= 19 else "groups_id"
 # OCA's mail_tracking of the same series (OCA publishes one per Odoo major, e.g. 19.0.1.0.2)
 OCA_ADDONS = os.path.join(CACHE_DIR, "oca_addons", ODOO_SERIES)
 OCA_MAIL_TRACKING_REQ = f"odoo-addon-mail-tracking>={ODOO_SERIES},<{ODOO_MAJOR}.1"
@@ -145,6 +147,25 @@ def addons_path(extra_oca=False, repo_addons=True):
     if extra_oca:
         paths.append(ensure_oca_mail_tracking())
     return ",".join(paths)
+
+
+# -- the chatter's routes, as each Odoo series takes them -------------------------
+
+def message_post_params(params):
+    """``/mail/message/post``'s parameters written as 18.0 takes them, for this Odoo: 19.0 reads
+    the new recipients' addresses (``partner_emails``) from ``post_data``."""
+    if ODOO_MAJOR >= 19 and "partner_emails" in params:
+        params = dict(params, post_data=dict(params["post_data"], partner_emails=params["partner_emails"]))
+        del params["partner_emails"]
+    return params
+
+
+def posted_message_id(result):
+    """The id of the message ``/mail/message/post`` created: 19.0 returns it, 18.0 returns the
+    store of the web client with the message in it."""
+    if "message_id" in result:
+        return result["message_id"]
+    return max(message["id"] for message in result["mail.message"])
 
 
 # -- small helpers -------------------------------------------------------------

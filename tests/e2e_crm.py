@@ -44,7 +44,13 @@ def html_part(message):
 
 
 def to_of(message):
-    return message["To"]
+    """Whom this copy went to, as its To header names them: only the envelope's recipients
+    (Odoo 19.0's To also names the email's other recipients)."""
+    envelope = {address.strip().lower() for address in (message["X-Envelope-To"] or "").split(",") if address.strip()}
+    if not envelope or not message["To"]:
+        return message["To"]
+    mine = [str(address) for address in message["To"].addresses if address.addr_spec.lower() in envelope]
+    return ", ".join(mine) or message["To"]
 
 
 class Salesperson:
@@ -65,7 +71,7 @@ class Salesperson:
         }}, timeout=60)
         result = response.json()
         assert "error" not in result, result
-        return max(message["id"] for message in result["result"]["mail.message"])
+        return rt.posted_message_id(result["result"])
 
 
 def create_salesperson(server, login):
@@ -73,7 +79,7 @@ def create_salesperson(server, login):
                        [("module", "=", "sales_team"), ("name", "=", "group_sale_salesman")], ["res_id"])
     server.rpc("res.users", "create", {
         "name": login.title(), "login": login, "password": f"{login}-pw", "email": f"{login}@mycompany.example",
-        "groups_id": [(6, 0, [group[0]["res_id"]])]})
+        rt.USER_GROUPS_FIELD: [(6, 0, [group[0]["res_id"]])]})
     return Salesperson(server, login, f"{login}-pw")
 
 

@@ -91,7 +91,7 @@ def test_l3_l6_logged_email_to_a_new_address_delivered_whole_logged_without_big_
     group = odoo_server.rpc("ir.model.data", "search_read",
                             [("module", "=", "base"), ("name", "=", "group_partner_manager")], ["res_id"])
     sales_uid = odoo_server.rpc("res.users", "search", [("login", "=", f"sales{suffix}")])[0]
-    odoo_server.rpc("res.users", "write", [sales_uid], {"groups_id": [(4, group[0]["res_id"])]})
+    odoo_server.rpc("res.users", "write", [sales_uid], {rt.USER_GROUPS_FIELD: [(4, group[0]["res_id"])]})
     company = odoo_server.rpc("res.company", "search", [], limit=1)
     odoo_server.rpc("res.company", "write", company, {"mail_logging_attachment_max_mb": 1})
     try:
@@ -102,15 +102,15 @@ def test_l3_l6_logged_email_to_a_new_address_delivered_whole_logged_without_big_
                 "res_model": "mail.compose.message", "res_id": 0}], "kwargs": {}}}, timeout=30).json()["result"]
             for name, content in (("listino.zip", b"z" * (2 * 1024 * 1024)), ("offerta.pdf", b"%PDF-1.4 small"))]
         mail_catcher.clear()
-        response = session.post(f"{url}/mail/message/post", json={"params": {
+        response = session.post(f"{url}/mail/message/post", json={"params": rt.message_post_params({
             "thread_model": "crm.lead", "thread_id": crm["lead"],
             "post_data": {"body": BODY, "message_type": "comment", "subtype_xmlid": "mail.mt_comment",
                           "partner_ids": [crm["anna"]], "attachment_ids": attachments, "log_email": True},
             "partner_emails": [f"nina{suffix}@newco.example"],
             "context": {"mail_notify_force_send": True},
-        }}, timeout=60).json()
+        })}, timeout=60).json()
         assert "error" not in response, response
-        message_id = max(message["id"] for message in response["result"]["mail.message"])
+        message_id = rt.posted_message_id(response["result"])
         delivered = mail_catcher.wait_for(2)
         for email in delivered:
             names = sorted(part.get_filename() for part in email.iter_attachments())

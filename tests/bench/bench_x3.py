@@ -121,10 +121,10 @@ def build(db, emails, events_per_email):
     rt.drop_db(db)
     rc, out = rt.install(db, rt.MODULE, demo=False, log_level="warn")
     rt.assert_clean_run(rc, out, f"installing {rt.MODULE} on {db}")
-    rc, out = rt.odoo_shell(db, """
+    rc, out = rt.odoo_shell(db, f"""
 group = env.ref("sales_team.group_sale_salesman")
-user = env["res.users"].create({"name": "X3 Sales", "login": "x3sales", "email": "x3sales@mycompany.example",
-                                "groups_id": [(6, 0, group.ids)]})
+user = env["res.users"].create({{"name": "X3 Sales", "login": "x3sales", "email": "x3sales@mycompany.example",
+                                "{rt.USER_GROUPS_FIELD}": [(6, 0, group.ids)]}})
 env["crm.lead"].create({"name": "X3 deal", "type": "opportunity", "user_id": user.id})
 env.cr.commit()
 """)
