@@ -1,3 +1,6 @@
+# The version has no series: Odoo prefixes its own (18.0.1.5.0, 19.0.1.5.0), the one the
+# migrations/ folders name (docs/versions.md).
+# pylint: disable=manifest-behind-migrations
 {
     "name": "Email Tracking & CRM Logging",
     "summary": "Per-recipient open and click tracking for emails sent from Odoo, "

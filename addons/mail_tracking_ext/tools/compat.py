@@ -22,7 +22,7 @@ if ODOO_MAJOR >= 19:
 
     FALSE_DOMAIN = Domain.FALSE
 else:
-    from odoo.osv.expression import AND, FALSE_DOMAIN, OR  # noqa: F401 - re-exported
+    from odoo.osv.expression import AND, FALSE_DOMAIN, OR  # noqa: F401 # pylint: disable=unused-import
 
 
 # An email's subject in SQL, for the engagement lines and the live notifications: 18.0 stores
