@@ -8,7 +8,7 @@ VENV_PYTHON := .venv/$(ODOO_VERSION)/bin/python
 # the project's environment, with a PostgreSQL server (the machine's, or the project's own)
 IN_ENV := $(VENV_PYTHON) -m devtools.postgres $(VENV_PYTHON)
 
-.PHONY: bootstrap run edge test lint dist readme i18n screenshots bench bench-a1 bench-x1 bench-x2 bench-x3 bench-rewrite bench-send bench-reliability
+.PHONY: bootstrap run edge test test-all lint dist readme i18n screenshots bench bench-a1 bench-x1 bench-x2 bench-x3 bench-rewrite bench-send bench-reliability
 
 ## bootstrap: Debian packages, Odoo's verified source, .venv/$(ODOO_VERSION) (idempotent)
 bootstrap:
@@ -27,6 +27,15 @@ edge: bootstrap
 ## test: the addon's Odoo tests (pytest-odoo) + the end-to-end suite; last line "N passed, N failed"
 test: bootstrap
 	@$(IN_ENV) scripts/test.py $(ARGS)
+
+## test-all: make test on every supported Odoo version, one after the other (what CI runs);
+##           each version runs even if the one before failed
+SUPPORTED_VERSIONS := 18.0 19.0
+test-all:
+	@status=0; for version in $(SUPPORTED_VERSIONS); do \
+		echo "=== Odoo $$version: make test ==="; \
+		$(MAKE) --no-print-directory test ODOO_VERSION=$$version || status=1; \
+	done; exit $$status
 
 ## bench: performance benchmarks (tests/bench), not part of `make test`
 bench: bootstrap
