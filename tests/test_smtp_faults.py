@@ -15,7 +15,7 @@ import requests
 
 from devtools import odoo_runtime as rt
 
-from e2e_crm import PIXEL, TRICKY_URL, Salesperson, crm_on, html_part, tracking_of, visible_links
+from e2e_crm import PIXEL, TRICKY_URL, Salesperson, crm_on, html_part, to_of, tracking_of, visible_links
 
 ROLES = ("A good", "B faulty", "C good")
 # Odoo waits 60 s for an SMTP server's answer (ir_mail_server.SMTP_TIMEOUT, no setting): the
@@ -88,7 +88,7 @@ def delivered(catcher, suffix):
     """{role: [html bodies]} of what the SMTP server accepted."""
     by_role = {}
     for message in catcher.messages():
-        role = next(role for role in ROLES if email_of(role, suffix) in message["To"])
+        role = next(role for role in ROLES if email_of(role, suffix) in to_of(message))
         by_role.setdefault(role, []).append(html_part(message))
     return by_role
 
