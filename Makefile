@@ -8,7 +8,7 @@ VENV_PYTHON := .venv/$(ODOO_VERSION)/bin/python
 # the project's environment, with a PostgreSQL server (the machine's, or the project's own)
 IN_ENV := $(VENV_PYTHON) -m devtools.postgres $(VENV_PYTHON)
 
-.PHONY: bootstrap run edge test test-all lint dist readme i18n screenshots bench bench-a1 bench-x1 bench-x2 bench-x3 bench-rewrite bench-send bench-reliability
+.PHONY: bootstrap run edge test test-all lint dist extension readme i18n screenshots bench bench-a1 bench-x1 bench-x2 bench-x3 bench-rewrite bench-send bench-reliability
 
 ## bootstrap: Debian packages, Odoo's verified source, .venv/$(ODOO_VERSION) (idempotent)
 bootstrap:
@@ -87,6 +87,11 @@ lint: bootstrap
 ## dist: the addons as wheels in dist/ (odoo-addon-mail_tracking_ext and the bridges), as OCA builds them
 dist: bootstrap
 	@$(VENV_PYTHON) devtools/dist.py
+
+## extension: the Gmail extension (extensions/gmail/) built with npm from the registry and zipped for the
+##            Chrome Web Store: dist/mail_tracking_ext-gmail-<version>.zip (and -firefox.zip for Firefox)
+extension: bootstrap
+	@cd extensions/gmail && npm ci --no-audit --no-fund --loglevel=error && npm run --silent package
 
 ## readme: write each addon's README.rst from its readme/ fragments
 readme: bootstrap

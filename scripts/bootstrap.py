@@ -14,7 +14,9 @@ about a second. For ``ODOO_VERSION`` (default 18.0) it:
    ``ODOO_BIN=/path/to/odoo-bin`` uses an Odoo that is already there instead;
 3. builds the virtual environment ``.venv/<version>`` from
    ``devtools/requirements/odoo-<version>.txt`` (Odoo's requirements and the suites'
-   packages, pinned), with Odoo importable in it.
+   packages, pinned), with Odoo importable in it;
+4. installs the Gmail extension's npm packages (``npm ci``, Debian's ``nodejs npm`` when npm is
+   missing) and builds it into ``extensions/gmail/build/`` for its end-to-end test.
 
 ``--print-python`` prints the environment's interpreter on the last line.
 """
@@ -75,6 +77,8 @@ def missing_debian_packages(need_postgres_server):
         missing["chromium"] = "browser tours"
     if not shutil.which("wrk"):
         missing["wrk"] = "benchmarks"
+    if not shutil.which("npm"):
+        missing["nodejs"] = missing["npm"] = "building the Gmail extension"
     if not shutil.which("pg_config"):
         missing["libpq-dev"] = "building psycopg2"
     if need_postgres_server and not postgres.binaries():
@@ -333,6 +337,31 @@ def ensure_environment(odoo_root, source_id):
         json.dump(stamp, fh)
 
 
+# -- the Gmail extension (extensions/gmail/): its npm packages and its build, for its e2e test ------
+
+def ensure_extension():
+    """``npm ci`` when package-lock.json changed, ``npm run build`` when a source is newer than the build."""
+    folder = os.path.join(REPO_ROOT, "extensions", "gmail")
+    if not shutil.which("npm"):
+        say("npm is missing: the Gmail extension's test will be skipped (apt-get install nodejs npm)")
+        return
+    with open(os.path.join(folder, "package-lock.json"), "rb") as fh:
+        lock = hashlib.sha256(fh.read()).hexdigest()
+    stamp = os.path.join(folder, "node_modules", ".mtx-lock.sha256")
+    if not os.path.isfile(stamp) or open(stamp, encoding="ascii").read() != lock:
+        say("npm ci (extensions/gmail)")
+        run(["npm", "ci", "--prefix", folder, "--no-audit", "--no-fund", "--loglevel=error"])
+        with open(stamp, "w", encoding="ascii") as fh:
+            fh.write(lock)
+    built = os.path.join(folder, "build", "chrome", "manifest.json")
+    sources = [os.path.join(root, name) for part in ("src", "_locales", "rules", "icons")
+               for root, _dirs, names in os.walk(os.path.join(folder, part)) for name in names]
+    sources += [os.path.join(folder, name) for name in ("manifest.json", "build.mjs", "package.json")]
+    if not os.path.isfile(built) or os.path.getmtime(built) < max(map(os.path.getmtime, sources)):
+        say("building the Gmail extension")
+        run(["npm", "run", "--prefix", folder, "--silent", "build"])
+
+
 def run(cmd):
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode:
@@ -348,6 +377,7 @@ def main():
         ensure_debian_packages()
         odoo_root, source_id = odoo_source()
         ensure_environment(odoo_root, source_id)
+        ensure_extension()
     except BootstrapError as exc:
         print(f"[bootstrap] error: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,478 @@
+"""End to end: the Gmail extension (extensions/gmail/, E6) loaded into Debian's Chromium, against a
+running Odoo and a real SMTP server (issue 17).
+
+What is real: the extension as ``make extension`` builds it (build/chrome, loaded with
+``--load-extension`` into headless Chromium), its service worker calling Odoo's API over HTTP with
+the salesperson's API key (made as a user makes it in Preferences, password check included), Odoo
+itself, SMTP delivery to the mail catcher, the recipient's mail client loading the pixel and
+following a link of the delivered email, and Odoo's own full composer in the same browser.
+
+What stands in for something else (Gmail cannot be reached from CI):
+
+* Gmail's page: ``tests/gmail_fixture/mail.html`` reproduces the parts of Gmail's compose window
+  the extension touches (extensions/gmail/src/gmail_dom.js: subject box, body, recipient chips,
+  Send button). It is served at https://mail.google.com/ by a local server of this test: Chromium
+  maps that name to 127.0.0.1 (``--host-resolver-rules``) and accepts the test's self-signed
+  certificate, so the extension's own content-script match (``https://mail.google.com/*``) is what
+  injects it. Every other name resolves nowhere: nothing leaves the machine.
+* Gmail's servers: the fixture's Send posts what Gmail would send (one message to all recipients,
+  Bcc off the headers) to the same local server, which delivers it over SMTP to the catcher.
+* The browser's permission prompt for the Odoo address (optional_host_permissions, asked when the
+  user saves the settings) cannot be answered by automation: the test loads a copy of build/chrome
+  whose manifest grants the test Odoo's origin (``http://127.0.0.1/*``) at install, as the user's
+  "Allow" would. Nothing else differs from the built extension.
+"""
+import datetime
+import ipaddress
+import json
+import os
+import re
+import shutil
+import smtplib
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from devtools import odoo_runtime as rt
+
+from e2e_crm import PIXEL, delivered_ago, html_part, to_of, tracking_of, visible_links
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXTENSION = os.path.join(rt.REPO_ROOT, "extensions", "gmail")
+FIXTURE = os.path.join(HERE, "gmail_fixture", "mail.html")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+GMAIL = "https://mail.google.com/mail/u/0/"
+# pictures for review: MTX_GMAIL_SCREENSHOTS=extensions/gmail/screenshots to refresh the README's
+SCREENSHOTS = os.environ.get("MTX_GMAIL_SCREENSHOTS") or os.path.join(rt.REPO_ROOT, ".screenshots", "gmail")
+OFFER_URL = "https://shop.example/offerta?q=gmail"
+BODY = f'<div>Buongiorno Anna,</div><div>ecco la <a href="{OFFER_URL}">nostra offerta</a>.</div>'
+
+
+# -- Gmail's stand-ins ---------------------------------------------------------------------------
+
+def self_signed_certificate(folder):
+    """A certificate for mail.google.com that only this test's browser accepts."""
+    from cryptography import x509  # noqa: PLC0415 - Odoo's own requirement, only this test needs it
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mail.google.com")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.DNSName("mail.google.com"),
+                                                               x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .sign(key, hashes.SHA256()))
+    cert_path, key_path = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+    with open(cert_path, "wb") as fh:
+        fh.write(certificate.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as fh:
+        fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class GmailStandIn:
+    """The fixture page at https://mail.google.com/ and Gmail's sending: one SMTP message to all
+    the recipients, as Gmail sends it, to the mail catcher."""
+
+    def __init__(self, smtp_port, folder):
+        self.smtp_port = smtp_port
+        self.sent = []
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                with open(FIXTURE, "rb") as fh:
+                    self.answer(200, fh.read(), "text/html; charset=utf-8")
+
+            def do_POST(self):  # noqa: N802
+                email = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                try:
+                    message_id = stand_in.deliver(email)
+                except (smtplib.SMTPException, OSError) as exc:
+                    self.answer(502, str(exc).encode(), "text/plain")
+                    return
+                self.answer(200, json.dumps({"message_id": message_id}).encode(), "application/json")
+
+            def answer(self, status, body, content_type):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*self_signed_certificate(folder))
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def deliver(self, email):
+        message = EmailMessage()
+        message["From"] = formataddr(("Sales", email["from"]))
+        message["To"] = ", ".join(email["to"])
+        if email["cc"]:
+            message["Cc"] = ", ".join(email["cc"])
+        message["Subject"] = email["subject"]
+        message["Message-ID"] = make_msgid(domain="mail.gmail.com")
+        message.set_content("(HTML email)")
+        message.add_alternative(email["html"], subtype="html")
+        with smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=30) as smtp:
+            smtp.send_message(message, to_addrs=email["to"] + email["cc"] + email["bcc"])
+        self.sent.append(email)
+        return message["Message-ID"]
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# -- the salesperson's API key, as Preferences makes it ------------------------------------------
+
+def api_key_of(salesperson, password):
+    """Preferences › Account Security › New API Key, over the salesperson's own web session:
+    Odoo asks for the password again before it shows the key."""
+    def call(model, method, *args):
+        answer = salesperson.session.post(f"{salesperson.server.url}/web/dataset/call_kw", json={"params": {
+            "model": model, "method": method, "args": list(args), "kwargs": {}}}, timeout=30).json()
+        assert "error" not in answer, answer
+        return answer["result"]
+
+    description = call("res.users.apikeys.description", "create", {"name": "Gmail"})
+    check = call("res.users.apikeys.description", "make_key", [description])
+    call("res.users.identitycheck", "write", [check["res_id"]], {"password": password})
+    return call("res.users.identitycheck", "run_check", [check["res_id"]])["context"]["default_key"]
+
+
+# -- the browser ---------------------------------------------------------------------------------
+
+def built_extension(folder):
+    """A copy of build/chrome, built now from the sources (esbuild takes a fraction of a second),
+    granted the test Odoo's origin as the user's "Allow" would (see the module's docstring)."""
+    if not shutil.which("npm"):
+        pytest.skip("npm is missing (make bootstrap installs Debian's nodejs npm)")
+    if not os.path.isdir(os.path.join(EXTENSION, "node_modules")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=EXTENSION, check=True)
+    subprocess.run(["npm", "run", "--silent", "build"], cwd=EXTENSION, check=True, stdout=subprocess.DEVNULL)
+    build = os.path.join(EXTENSION, "build", "chrome")
+    copy = os.path.join(folder, "extension")
+    shutil.copytree(build, copy)
+    with open(os.path.join(copy, "manifest.json"), encoding="utf-8") as fh:
+        manifest = json.load(fh)
+    manifest["host_permissions"] = ["http://127.0.0.1/*"]
+    with open(os.path.join(copy, "manifest.json"), "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def gmail(odoo_server, mail_catcher, crm):
+    """Chromium with the extension, set up by the salesperson with their API key on its settings page;
+    ``{context, extension_id, stand_in, service_worker, ...}``."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    folder = tempfile.mkdtemp(prefix="mtx-gmail-")
+    stand_in = GmailStandIn(mail_catcher.smtp_port, folder)
+    extension = built_extension(folder)
+    playwright = sync_playwright().start()
+    context = playwright.chromium.launch_persistent_context(
+        os.path.join(folder, "profile"), executable_path=CHROMIUM, headless=False, ignore_https_errors=True,
+        locale="en-US", viewport={"width": 1280, "height": 860},
+        args=["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+              "--disable-background-networking", "--disable-component-update", "--lang=en-US",
+              f"--disable-extensions-except={extension}", f"--load-extension={extension}",
+              f"--host-resolver-rules=MAP mail.google.com 127.0.0.1:{stand_in.port}, MAP * ~NOTFOUND, "
+              "EXCLUDE 127.0.0.1, EXCLUDE localhost"])
+    try:
+        worker = context.service_workers[0] if context.service_workers else \
+            context.wait_for_event("serviceworker", timeout=30000)
+        extension_id = worker.url.split("/")[2]
+        password = f"{crm['sales_login']}-pw"
+        key = api_key_of(crm["sales"], password)
+        options = context.new_page()
+        options.goto(f"chrome-extension://{extension_id}/options.html")
+        options.fill("#odoo-url", odoo_server.url + "/")
+        options.fill("#api-key", key)
+        options.click("button[type=submit] >> nth=0")
+        options.wait_for_selector("[data-mtx=connection-status].ok", timeout=30000)
+        yield {"context": context, "extension_id": extension_id, "stand_in": stand_in, "worker": worker,
+               "options": options, "key": key, "password": password}
+    finally:
+        context.close()
+        playwright.stop()
+        stand_in.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def shot(page, name, locator=None):
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    page.wait_for_timeout(300)
+    (locator or page).screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"))
+
+
+def compose(page, to=(), cc=(), subject="", body=BODY):
+    """Open Gmail's compose window and write as a user does: addresses typed into To/Cc (Enter
+    makes the chip), the subject, the body (set as Gmail's editor holds it)."""
+    page.click("#compose")
+    dialog = page.locator("[role=dialog]").last
+    for field, addresses in (("to", to), ("cc", cc)):
+        for address in addresses:
+            dialog.locator(f"[name={field}] input").fill(address)
+            dialog.locator(f"[name={field}] input").press("Enter")
+    dialog.locator("input[name=subjectbox]").fill(subject)
+    dialog.locator("[g_editable]").evaluate("(body, html) => { body.innerHTML = html; }", body)
+    return dialog
+
+
+def bar_of(dialog):
+    """The extension's bar in that compose window (Playwright's CSS reaches into its open shadow root)."""
+    return dialog.locator("[data-mtx=compose-bar]")
+
+
+def wait_for_lookup(bar, expected_records=None):
+    """Until the bar shows what Odoo said about the recipients (the mode sentence or a reason)."""
+    bar.locator("[data-mtx=tracking-mode], [data-mtx=track-reason], [data-mtx=untracked-notice]").first \
+        .wait_for(timeout=20000)
+    if expected_records is not None:
+        bar.page.wait_for_function(
+            "([bar, count]) => bar.shadowRoot.querySelectorAll('[data-mtx=record]').length === count",
+            arg=[bar.element_handle(), expected_records], timeout=20000)
+
+
+def rpc_as(server, crm, model, method, *args, **kwargs):
+    return server.rpc(model, method, *args, login=crm["sales_login"], password=f"{crm['sales_login']}-pw", **kwargs)
+
+
+@pytest.fixture(scope="module")
+def customers(odoo_server, crm):
+    """Anna's company with an open opportunity of the salesperson on it: what Log pre-selects (L2)."""
+    suffix = crm["suffix"]
+    company = odoo_server.rpc("res.partner", "create", {"name": f"Customer {suffix}", "is_company": True})
+    odoo_server.rpc("res.partner", "write", [crm["anna"]], {"parent_id": company})
+    odoo_server.rpc("crm.lead", "write", [crm["lead"]], {"partner_id": company})
+    return {"company": company, "anna_email": f"anna{suffix}@customer.example",
+            "bruno_email": f"bruno{suffix}@customer.example"}
+
+
+# -- the tests -----------------------------------------------------------------------------------
+
+def test_e6_track_and_log_from_gmail_compose_to_engagement_in_odoo_and_the_feed(
+        odoo_server, mail_catcher, crm, customers, gmail):
+    """E6 with T1, T2, L2: in Gmail's compose window Track and Log start on (the salesperson's
+    defaults), Anna is marked as a contact, her contact, company and opportunity are pre-selected;
+    Send gives Gmail the body Odoo tracked for her alone; the email is logged on her contact and the
+    opportunity; the user's own view of the sent email records nothing; the pixel and a link of the
+    caught email make her "opened" then "clicked" in Odoo, in the popup's feed and in a notification."""
+    context, extension_id = gmail["context"], gmail["extension_id"]
+    shot(gmail["options"], "options")
+    subject = f"Offerta {uuid.uuid4().hex[:6]}"
+    mail_catcher.clear()
+    page = context.new_page()
+    page.goto(GMAIL)
+    dialog = compose(page, to=[customers["anna_email"]], subject=subject)
+    bar = bar_of(dialog)
+    wait_for_lookup(bar, expected_records=3)
+    assert bar.locator("[data-mtx=switch-track]").is_checked()
+    assert bar.locator("[data-mtx=switch-log]").is_checked()
+    assert bar.locator("[data-mtx=tracking-mode]").get_attribute("data-mode") == "personal"
+    assert "Anna" in bar.locator("[data-mtx=tracking-mode]").inner_text()
+    mark = dialog.locator(f"[name=to] [data-hovercard-id='{customers['anna_email']}'] [data-mtx=contact-mark]")
+    assert "Anna" in mark.get_attribute("title")
+    records = {(r.get_attribute("data-model"), int(r.get_attribute("data-id")))
+               for r in bar.locator("[data-mtx=record]").all()}
+    assert records == {("res.partner", crm["anna"]), ("res.partner", customers["company"]),
+                       ("crm.lead", crm["lead"])}
+    # Log on the contact and the opportunity only: the company is taken off in the picker
+    bar.locator(f"[data-mtx=record][data-id='{customers['company']}'][data-model='res.partner'] button").click()
+    assert bar.locator("[data-mtx=record]").count() == 2
+    shot(page, "compose", dialog)
+
+    dialog.locator(".aoO").click()
+    toast = page.locator("[data-mtx=toast]")
+    toast.wait_for(timeout=30000)
+    assert "Logged on" in toast.inner_text(), toast.inner_text()
+    [delivered] = mail_catcher.wait_for(1)
+    assert to_of(delivered) == customers["anna_email"]
+    body = html_part(delivered)
+    pixel = PIXEL.search(body)
+    assert pixel, body
+    links = visible_links(body)
+    assert links and {token for _url, token, _ref in links} == {pixel.group(2)}, "her own token everywhere"
+    assert OFFER_URL not in body, "the original URL stays on the server"
+
+    [message] = rpc_as(odoo_server, crm, "mail.message", "search_read", [("subject", "=", subject)],
+                       ["model", "res_id", "log_email"])
+    logged_on = {(a["model"], a["res_id"]) for a in rpc_as(
+        odoo_server, crm, "mail.message.association", "search_read", [("message_id", "=", message["id"])],
+        ["model", "res_id"])}
+    assert logged_on == {("res.partner", crm["anna"]), ("crm.lead", crm["lead"])}
+    [tracked] = tracking_of(odoo_server, message["id"])
+    assert (tracked["partner_id"][0], tracked["state"]) == (crm["anna"], "sent")
+
+    # the salesperson looks at the sent email in Gmail: the extension keeps that from counting
+    popup = context.new_page()
+    popup.goto(f"chrome-extension://{extension_id}/popup.html")
+    popup.locator("[data-mtx=feed-entry]").first.wait_for(timeout=20000)  # also: the feed's starting point
+    page.click("#show-sent")
+    page.wait_for_selector("#sent-view a")
+    page.wait_for_timeout(1500)
+    assert tracking_of(odoo_server, message["id"])[0]["state"] == "sent", "the user's own view is no open"
+
+    # Anna's mail client loads the pixel, later she clicks the link
+    assert requests.get(pixel.group(1), timeout=10).status_code == 200
+    assert tracking_of(odoo_server, message["id"])[0]["state"] == "opened"
+    delivered_ago(odoo_server.db, message["id"])
+    response = requests.get(links[0][0], allow_redirects=False, timeout=10)
+    assert (response.status_code, response.headers["Location"]) == (302, OFFER_URL)
+    assert tracking_of(odoo_server, message["id"])[0]["state"] == "clicked"
+
+    # the next poll of the service worker notifies; the popup shows the feed
+    gmail["worker"].evaluate("chrome.alarms.create('feed', {when: Date.now() + 100, periodInMinutes: 1})")
+    notifications = {}
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline and len(notifications) < 2:
+        time.sleep(1)
+        notifications = gmail["worker"].evaluate(
+            "new Promise((resolve) => chrome.notifications.getAll(resolve))")
+    assert len(notifications) >= 2, notifications
+    popup.reload()
+    entries = popup.locator(f"[data-mtx=feed-entry][data-email='{customers['anna_email']}']")
+    popup.wait_for_function(
+        "() => [...document.querySelectorAll('[data-mtx=feed-entry]')].some(e => e.dataset.kind === 'clicked')",
+        timeout=20000)
+    kinds = [entry.get_attribute("data-kind") for entry in entries.all()]
+    assert "opened" in kinds and "clicked" in kinds, kinds
+    texts = popup.locator("[data-mtx=feed]").inner_text()
+    assert "opened your email" in texts and "clicked a link" in texts and subject in texts
+    shot(popup, "popup", popup.locator("body"))
+    page.close()
+    popup.close()
+
+
+def test_t7_one_email_to_several_recipients_gets_the_shared_pixel_and_the_bar_says_so(
+        odoo_server, mail_catcher, crm, customers, gmail):
+    """T7: Gmail sends one message to all its recipients; with two, the bar says before Send that
+    they share one anonymous pixel, and so it goes: one SMTP message, one token, nobody named."""
+    subject = f"Preventivo {uuid.uuid4().hex[:6]}"
+    mail_catcher.clear()
+    page = gmail["context"].new_page()
+    page.goto(GMAIL)
+    dialog = compose(page, to=[customers["anna_email"]], cc=[customers["bruno_email"]], subject=subject)
+    bar = bar_of(dialog)
+    wait_for_lookup(bar)
+    mode = bar.locator("[data-mtx=tracking-mode]")
+    assert mode.get_attribute("data-mode") == "shared"
+    said = mode.inner_text()
+    shot(page, "compose-shared", dialog)
+    dialog.locator(".aoO").click()
+    page.locator("[data-mtx=toast]").wait_for(timeout=30000)
+    [delivered] = mail_catcher.wait_for(1)
+    assert sorted(to_of(delivered).split(", ")) == sorted([customers["anna_email"], customers["bruno_email"]])
+    body = html_part(delivered)
+    tokens = {PIXEL.search(body).group(2)} | {token for _url, token, _ref in visible_links(body)}
+    assert len(tokens) == 1
+    [message] = rpc_as(odoo_server, crm, "mail.message", "search_read", [("subject", "=", subject)], ["id"])
+    [tracked] = tracking_of(odoo_server, message["id"])
+    assert tracked["partner_id"] is False, "shared: nobody is named"
+    assert "Anna" not in said and said, said
+    page.close()
+
+
+def test_p2_disabled_switch_reason_is_the_odoo_composers(odoo_server, crm, customers, gmail):
+    """P2 (and T10 through the settings page): for the same recipients, the reason the extension
+    gives for Track is the very sentence Odoo's full composer shows, read from both in one browser;
+    the personal never-track list saved on the settings page is the one Odoo keeps."""
+    odoo_server.rpc("res.partner", "write", [crm["anna"]], {"do_not_track": True})
+    context = gmail["context"]
+    try:
+        odoo = context.new_page()
+        odoo.goto(f"{odoo_server.url}/web/login")
+        odoo.fill("input[name=login]", crm["sales_login"])
+        odoo.fill("input[name=password]", gmail["password"])
+        odoo.click("button[type=submit]")
+        odoo.wait_for_url("**/odoo**", timeout=30000)
+        odoo.wait_for_function("() => window.odoo?.__WOWL_DEBUG__?.root?.env?.services?.action", timeout=30000)
+
+        def composer_notice(partner_ids):
+            odoo.evaluate("""([lead, partners]) => odoo.__WOWL_DEBUG__.root.env.services.action.doAction({
+                type: 'ir.actions.act_window', res_model: 'mail.compose.message', views: [[false, 'form']],
+                target: 'new', context: {default_model: 'crm.lead', default_res_ids: [lead],
+                default_composition_mode: 'comment', default_partner_ids: partners}})""",
+                          [crm["lead"], partner_ids])
+            notice = odoo.locator(".modal [name=mail_tracking_notice]")
+            notice.wait_for(timeout=30000)
+            text = notice.inner_text().strip()
+            odoo.locator(".modal .btn-close, .modal button:has-text('Discard')").first.click()
+            odoo.locator(".modal").wait_for(state="detached", timeout=10000)
+            return text
+
+        def extension_reason(addresses):
+            page = context.new_page()
+            page.goto(GMAIL)
+            dialog = compose(page, to=addresses, subject="Reason")
+            bar = bar_of(dialog)
+            wait_for_lookup(bar)
+            reason = bar.locator("[data-mtx=track-reason], [data-mtx=untracked-notice]").first.inner_text().strip()
+            disabled = bar.locator("[data-mtx=switch-track]").is_disabled()
+            return page, dialog, reason, disabled
+
+        alone = composer_notice([crm["anna"]])
+        page, dialog, reason, disabled = extension_reason([customers["anna_email"]])
+        assert "Anna" in alone and reason == alone
+        assert disabled, "nobody can be tracked: Track is off, with the composer's reason"
+        shot(page, "compose-reason", dialog)
+        page.close()
+
+        together = composer_notice([crm["anna"], crm["bruno"]])
+        page, _dialog, reason, _disabled = extension_reason([customers["anna_email"], customers["bruno_email"]])
+        assert reason == together
+        page.close()
+        odoo.close()
+    finally:
+        odoo_server.rpc("res.partner", "write", [crm["anna"]], {"do_not_track": False})
+
+    options = gmail["options"]
+    options.reload()
+    options.fill("#never-track", "competitor.example\nBRUNO@Elsewhere.example")
+    options.click("#lists button[type=submit]")
+    options.wait_for_selector("[data-mtx=lists-status].ok", timeout=20000)
+    assert options.input_value("#never-track").split("\n") == ["competitor.example", "bruno@elsewhere.example"]
+    answer = requests.get(f"{odoo_server.url}/email-tracking/api/1/lists", timeout=10,
+                          headers={"Authorization": f"Bearer {gmail['key']}"}).json()
+    assert sorted(answer["never_track"]) == ["bruno@elsewhere.example", "competitor.example"]
+
+
+def test_r_api_key_is_kept_only_in_the_extension_and_sent_only_to_odoo(odoo_server, gmail):
+    """The key lives in chrome.storage.local of the extension (never in Gmail's page), and a wrong
+    key is refused with Odoo's own sentence on the settings page."""
+    page = gmail["context"].new_page()
+    page.goto(GMAIL)
+    assert gmail["key"] not in page.content()
+    page.close()
+    stored = gmail["worker"].evaluate("chrome.storage.local.get(['odooUrl', 'apiKey'])")
+    assert stored == {"odooUrl": odoo_server.url, "apiKey": gmail["key"]}
+    options = gmail["options"]
+    options.fill("#api-key", "not-a-key")
+    options.click("button[type=submit] >> nth=0")
+    options.wait_for_selector("[data-mtx=connection-status].error", timeout=20000)
+    assert re.search(r"key|unauthori", options.inner_text("[data-mtx=connection-status]"), re.I)
+    options.fill("#api-key", gmail["key"])
+    options.click("button[type=submit] >> nth=0")
+    options.wait_for_selector("[data-mtx=connection-status].ok", timeout=20000)
