@@ -59,6 +59,23 @@ class TestLinkRewriting(TransactionCase):
         self.assertTrue(new_body.startswith("<!DOCTYPE html>"))
         self.assertRegex(new_body, r'<img src="[^"]+/p\.gif"[^>]*></body></html>$')
 
+    def test_t11_what_comes_before_a_documents_html_is_kept_as_written(self):
+        """A byte order mark, an XML declaration, comments and the doctype before <html>
+        (as some email editors write them) leave as they came; the document's <head> stays."""
+        prologues = [
+            "\ufeff<!DOCTYPE html>",
+            '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+            '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n',
+            "<!-- saved by an editor -->\n<!doctype html>\n<!--[if mso]><x><![endif]-->\n",
+        ]
+        for prologue in prologues:
+            body = (f'{prologue}<html lang="it"><head><style>p {{color: red}}</style></head>'
+                    '<body><p>Ciao</p><a href="https://a.example/">a</a></body></html>')
+            new_body, links = rewrite_links(body, BASE, click_url)
+            self.assertEqual(list(links.values()), ["https://a.example/"], prologue)
+            self.assertTrue(new_body.startswith(prologue + '<html lang="it"><head><style>'), new_body[:120])
+            self.assertNotIn("https://a.example/", new_body)
+
     def test_r1_tokens_are_random_128_bits_and_only_digests_are_stored(self):
         tokens = {new_token() for _i in range(1000)}
         self.assertEqual(len(tokens), 1000)

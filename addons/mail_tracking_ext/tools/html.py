@@ -24,7 +24,11 @@ NO_TRACK_CLASS = "o_no_track"
 LINK_REF_LENGTH = 12
 
 _PARSER = etree.HTMLParser()
-_DOCUMENT_START = re.compile(r"^\s*(<!doctype[^>]*>\s*)?<html[\s>]", re.IGNORECASE)
+# what may come before a document's <html>: a byte order mark, an XML declaration, comments and
+# the doctype, all kept as they were written (T11)
+_DOCUMENT_START = re.compile(
+    r"^(\ufeff?\s*(?:<\?xml[^>]*>\s*)?(?:(?:<!--.*?-->|<!doctype[^>]*>)\s*)*)<html[\s>]",
+    re.IGNORECASE | re.DOTALL)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
@@ -73,10 +77,11 @@ def rewrite_links(body, base_url, click_url):
     """
     if not body or "<a" not in body.lower():
         return body, {}
-    is_document = bool(_DOCUMENT_START.match(body))
+    document = _DOCUMENT_START.match(body)
+    prologue = document.group(1) if document else ""
     try:
         # libxml2's HTML parser as lxml.html uses it, with plain elements: no Python per element (X2)
-        root = etree.fromstring(body if is_document else f"<html><body>{body}</body></html>", _PARSER)
+        root = etree.fromstring(body[len(prologue):] if document else f"<html><body>{body}</body></html>", _PARSER)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         return body, {}
     if root is None:
@@ -93,9 +98,8 @@ def rewrite_links(body, base_url, click_url):
     if not links:
         return body, {}
 
-    if is_document:
-        doctype = root.getroottree().docinfo.doctype
-        new_body = lxml_html.tostring(root, encoding="unicode", doctype=doctype or None)
+    if document:
+        new_body = prologue + lxml_html.tostring(root, encoding="unicode")
     else:
         # the fragment is what the parser put in <body>: serialise that, without the <body> tags
         container = root.find("body")
