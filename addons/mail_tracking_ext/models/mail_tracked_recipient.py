@@ -244,7 +244,9 @@ class MailTrackedRecipient(models.Model):
             message = recipient.message_id
             recipient._notify_engagement({
                 "message_id": message.id, "model": message.model, "res_id": message.res_id,
-                "author_id": message.author_id.id, "author_notify": False, "url": False,
+                "author_id": message.author_id.id, "url": False,
+                # a reply is never notified; None: the author is no active internal user (P4)
+                "author_notify": False if message.author_id.user_ids.filtered(lambda user: not user.share) else None,
                 "partner_id": recipient.partner_id.id, "partner_name": recipient.partner_id.name,
                 "email": recipient.email, "is_aggregate": False, "subject": message.subject or message.record_name,
             }, "reply", now)

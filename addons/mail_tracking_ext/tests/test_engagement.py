@@ -99,6 +99,22 @@ class TestEngagement(SentEmailCase):
         self.assertFalse(payload["notify"])
         self.assertEqual(len(self.engagement_notifications((self.lead, "mail_tracking_ext"))), 1)
 
+    def test_n1_p4_an_author_who_left_the_company_is_told_nothing(self):
+        """P4: once the author's user is archived or made a portal user, the email's
+        engagement still refreshes the record's chatter, but who opened and clicked what
+        no longer reaches the author's partner."""
+        for leave in ({"active": False}, {"group_ids" if "group_ids" in self.env["res.users"] else "groups_id":
+                                          [(6, 0, [self.env.ref("base.group_portal").id])]}):
+            with self.subTest(leave=leave), self.env.cr.savepoint() as savepoint:
+                self.salesperson.sudo().write(leave)
+                self.open_pixel()
+                self.click_link()
+                self.assertEqual(self.anna_tracking.state, "clicked")
+                self.assertFalse(self.engagement_notifications(self.salesperson.partner_id))
+                self.assertTrue(self.engagement_notifications((self.lead, "mail_tracking_ext")))
+                savepoint.rollback()
+            self.env.invalidate_all()
+
     # ------------------------------------------------------------
     # N4: chatter data
     # ------------------------------------------------------------

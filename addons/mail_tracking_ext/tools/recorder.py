@@ -495,7 +495,9 @@ class Recorder:
         if row.get("previous_date") and row["previous_date"] > date - NOTIFY_WINDOW:
             return
         notifications = self._refresh_notifications(row["model"], row["res_id"], row["message_id"])
-        if row["author_id"]:
+        # who did what goes to the author's partner only while it is an active internal user's
+        # (``author_notify`` is NULL otherwise): a former employee or a portal author learns nothing (P4)
+        if row["author_id"] and row["author_notify"] is not None:
             notifications.append(((self.host.dbname, "res.partner", row["author_id"]), BUS_TYPE, {
                 "message_id": row["message_id"],
                 "refresh": True,
