@@ -1,3 +1,4 @@
+from . import api
 from . import fast_path
 from . import privacy
 from . import thread

@@ -19,3 +19,6 @@ from . import res_partner
 from . import crm_lead
 from . import ir_websocket
 from . import mail_tracking_demo
+from . import mail_tracking_api_usage
+from . import mail_tracking_api_send
+from . import mail_tracking_api

@@ -433,14 +433,7 @@ class MailLoggingRequest(models.Model):
     def _create_logged_message(self, values, record, user):
         """The one ``mail.message`` of a logged email, on ``record``'s timeline,
         without the attachments the company does not log (L6)."""
-        kept, left_out = self._split_attachments(
-            values["attachments"], self.env["res.company"]._mail_rules_company(user=user))
-        body = values["body"]
-        if not isinstance(body, Markup):
-            body = Markup(tools.html_sanitize(body or ""))
-        body += self.env["mail.message"]._mail_logging_left_out_note(left_out)
-        message_values = {"model": record._name, "res_id": record.id, "body": body}
-        message_values.update(record.sudo()._process_attachments_for_post(kept, [], message_values))
+        message_values, left_out = self._logged_message_values(values["body"], values["attachments"], record, user)
         author = self.env["res.users"]._find_by_sender_email(values["email_from"]).partner_id or \
             self.env["res.partner"].sudo().search(
                 [("email_normalized", "=", email_normalize(values["email_from"]) or False)], limit=1)
@@ -457,6 +450,19 @@ class MailLoggingRequest(models.Model):
             log_email=True,
         ))
         return {"message": message, "left_out": left_out}
+
+    @api.model
+    def _logged_message_values(self, body, attachments, record, user):
+        """What a logged email of ``user`` keeps on ``record``'s timeline: its
+        body, with a note of the attachments left out, and the attachments the
+        company logs (L6). Returns ``(mail.message values, lines left out)``."""
+        kept, left_out = self._split_attachments(attachments, self.env["res.company"]._mail_rules_company(user=user))
+        if not isinstance(body, Markup):
+            body = Markup(tools.html_sanitize(body or ""))
+        body += self.env["mail.message"]._mail_logging_left_out_note(left_out)
+        message_values = {"model": record._name, "res_id": record.id, "body": body}
+        message_values.update(record.sudo()._process_attachments_for_post(kept, [], message_values))
+        return message_values, left_out
 
     @api.model
     def _split_attachments(self, attachments, company):

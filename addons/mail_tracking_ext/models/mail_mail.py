@@ -121,35 +121,56 @@ class MailMail(models.Model):
 
     def _track_copies(self, email_list):
         """Give each trackable entry of ``email_list`` its own tracked copy:
-        token, pixel and click links. With the company's data privacy on (P1),
-        only contacts with a legal basis are tracked individually; the others
-        get nothing or, if the company measures opens anonymously, one pixel
-        shared by all of them. The copies are recorded once sent
-        (``_settle_tracked_copies``)."""
+        token, pixel and click links (``_mail_tracking_copies``). The copies are
+        recorded once sent (``_settle_tracked_copies``)."""
         self.ensure_one()
         copies_state = self._copies_state()
         message = self.mail_message_id
         author_user = message.author_id.user_ids.filtered(lambda user: not user.share)[:1]
-        if not author_user or tools.is_html_empty(message.body):
+        copies, links = [], {}
+        if author_user:
+            company = self.env.cr.cache.get(RULES_COMPANIES_CACHE_KEY, {}).get(message.id) \
+                or self.env["res.company"]._mail_rules_company(message, author_user)
+            copies, links = self._mail_tracking_copies(message, author_user, company, email_list, self.get_base_url())
+        if not copies:
             copies_state["untracked"][self.id] = message.id
             return email_list
-        company = self.env.cr.cache.get(RULES_COMPANIES_CACHE_KEY, {}).get(message.id) \
-            or self.env["res.company"]._mail_rules_company(message, author_user)
-        excluded = self.env["mail.address.exclusion"]._excluded_emails(
-            {email for values in email_list for email in values["email_to_normalized"]}, author_user, company)
-        personal, shared = [], []
-        for values in email_list:
-            partner = values["partner_id"]
-            if (not values["email_to_normalized"] or not values["body"]
-                    or excluded.intersection(values["email_to_normalized"])
-                    or (partner and (not partner.partner_share or partner.do_not_track))):
-                continue
-            if partner._is_individually_trackable(company) if partner else not company.mail_tracking_privacy:
-                personal.append(values)
-            elif company.mail_tracking_anonymous_opens and message.track_opens:
-                shared.append(values)
+        copy_keys = copies_state["mails"].setdefault(self.id, [])
+        for copy in copies:
+            copy_key = secrets.token_hex(8)
+            copies_state["copies"][copy_key] = dict(copy["recipient"], mail_id_int=self.id)
+            copy_keys.append(copy_key)
+            for values in copy["entries"]:
+                values["headers"] = {**values["headers"], COPY_HEADER: copy_key}
+        if links:
+            previous = copies_state["links"].get(self.id, (message.id, {}))[1]
+            copies_state["links"][self.id] = (message.id, previous | links)
+        return email_list
 
-        base_url = self.get_base_url()
+    @api.model
+    def _mail_tracking_copies(self, message, author_user, company, entries, base_url):
+        """What the copies of ``message``, a tracked email of ``author_user``
+        under ``company``'s rules, carry: the one home of these decisions, for
+        Odoo's sending and for the Gmail extension's (``mail.tracking.api``).
+
+        ``entries`` are the messages about to leave, dicts with ``partner_id``
+        (a contact, or an empty recordset for raw addresses sent together),
+        ``email_to_normalized`` and ``body``. Each trackable one gets its
+        ``body`` rewritten in place: a token, pixel and click links of its own
+        (T1, T2), the hidden link only programs follow (A3), the opt-out link;
+        who is tracked is ``_mail_tracking_audience``'s answer. With the
+        company's data privacy on (P1), only contacts with a legal basis are
+        tracked individually; the others get nothing or, if the company
+        measures opens anonymously, one pixel shared by all. An empty body
+        leaves untouched (T9).
+
+        Returns ``(copies, links)``: per copy ``{"recipient": values of its
+        mail.tracked.recipient, "entries": [the entries it went into]}``, and
+        ``{ref: url}`` of the links rewritten."""
+        if tools.is_html_empty(message.body):
+            return [], {}
+        personal, shared = self._mail_tracking_audience(entries, author_user, company, message.track_opens)
+
         # bodies are rewritten once, then each recipient's token is put in
         placeholder = f"mtxtoken{secrets.token_hex(8)}"
         pixel_url = f"{base_url}/email-tracking/open/{placeholder}.gif"
@@ -173,41 +194,61 @@ class MailMail(models.Model):
         personal = [values for values in personal if values["body"] in rewritten]
         shared = [values for values in shared if not tools.is_html_empty(values["body"])]
         if not personal and not shared:
-            copies_state["untracked"][self.id] = message.id
-            return email_list
+            return [], {}
 
         key = message_key(message.id, self.env["mail.tracked.recipient"]._token_secret())
-        copy_keys = copies_state["mails"].setdefault(self.id, [])
+        copies = []
         for values in personal:
-            token, copy_key = new_token(key), secrets.token_hex(8)
-            copies_state["copies"][copy_key] = {
+            token = new_token(key)
+            copies.append({"recipient": {
                 "message_id": message.id,
-                "mail_id_int": self.id,
                 "partner_id": values["partner_id"].id if values["partner_id"] else False,
                 "email": ", ".join(values["email_to_normalized"]),
                 "token_digest": token_digest(token),
-            }
-            copy_keys.append(copy_key)
+            }, "entries": [values]})
             new_body = rewritten[values["body"]]
             if company.mail_tracking_optout_link and values["partner_id"]:
                 new_body = append_to_body(new_body, self._optout_link_html(
                     values["partner_id"], f"{base_url}/email-tracking/optout/{placeholder}"))
             values["body"] = new_body.replace(placeholder, token)
-            values["headers"] = {**values["headers"], COPY_HEADER: copy_key}
         if shared:
-            token, copy_key = new_token(key), secrets.token_hex(8)
-            copies_state["copies"][copy_key] = {
-                "message_id": message.id, "mail_id_int": self.id, "is_aggregate": True,
-                "token_digest": token_digest(token),
-            }
-            copy_keys.append(copy_key)
+            token = new_token(key)
+            copies.append({"recipient": {
+                "message_id": message.id, "is_aggregate": True, "token_digest": token_digest(token),
+            }, "entries": shared})
             for values in shared:
                 values["body"] = add_open_pixel(values["body"], pixel_url.replace(placeholder, token))
-                values["headers"] = {**values["headers"], COPY_HEADER: copy_key}
-        if links:
-            previous = copies_state["links"].get(self.id, (message.id, {}))[1]
-            copies_state["links"][self.id] = (message.id, previous | links)
-        return email_list
+        return copies, links
+
+    @api.model
+    def _mail_tracking_audience(self, entries, author_user, company, track_opens):
+        """Which of ``entries`` (as ``_mail_tracking_copies`` takes them) a
+        tracked email of ``author_user`` under ``company``'s rules tracks:
+        ``(personal, shared)``, the entries that get a copy of their own, and
+        those that share one anonymous pixel (P1, with anonymous opens).
+        Never: an address on a never-track list (T10), a contact who refused
+        tracking, also when their address is among raw ones (P2), users."""
+        all_emails = {email for values in entries for email in values["email_to_normalized"]}
+        excluded = self.env["mail.address.exclusion"]._excluded_emails(all_emails, author_user, company)
+        # sudo: a contact's refusal holds whoever writes to their address
+        raw_emails = {email for values in entries if not values["partner_id"]
+                      for email in values["email_to_normalized"]}
+        refused = set(self.env["res.partner"].sudo().search_fetch(
+            [("email_normalized", "in", list(raw_emails)), ("do_not_track", "=", True)], ["email_normalized"],
+        ).mapped("email_normalized")) if raw_emails else set()
+        personal, shared = [], []
+        for values in entries:
+            partner = values["partner_id"]
+            if (not values["email_to_normalized"] or not values["body"]
+                    or excluded.intersection(values["email_to_normalized"])
+                    or (partner and (not partner.partner_share or partner.do_not_track))
+                    or (not partner and refused.intersection(values["email_to_normalized"]))):
+                continue
+            if partner._is_individually_trackable(company) if partner else not company.mail_tracking_privacy:
+                personal.append(values)
+            elif company.mail_tracking_anonymous_opens and track_opens:
+                shared.append(values)
+        return personal, shared
 
     def _optout_link_html(self, partner, url):
         label = self.with_context(lang=partner.lang).env._("Stop tracking my activity on these emails")

@@ -167,21 +167,26 @@ class MailMessageAssociation(models.Model):
     def _associate_posted_email(self, message, record_refs=None):
         """Put an email written in Odoo on the timelines chosen in the composer
         (``record_refs``: [(model, id)]), else on its recipients' default records."""
-        user = self.env.user
         if record_refs is None:
-            records = self._default_records(message.sudo().partner_ids, user)
+            records = self._default_records(message.sudo().partner_ids, self.env.user)
         else:
-            # only records with a timeline that the author may read: the composers offer no others,
-            # and an RPC call must not put an email on a record its author cannot see (P4)
-            records = [
-                record for model, res_id in record_refs
-                if model in self.env and isinstance(self.env[model], self.pool["mail.thread"])
-                and str(res_id).isdigit()
-                for record in self.env[model].browse(int(res_id)).exists()._filtered_access("read")
-            ]
-            # an address on a never-log list is never logged, whatever was selected (L5)
-            partners = self.env["res.partner"].browse(
-                [record.id for record in records if record._name == "res.partner"])
-            allowed = self._loggable_contacts(partners.exists(), user)
-            records = [record for record in records if record._name != "res.partner" or record in allowed]
+            records = self._chosen_records(record_refs)
         return self._associate(message, records)
+
+    @api.model
+    def _chosen_records(self, record_refs):
+        """The records of ``record_refs`` ([(model, id)], chosen in a composer)
+        an email of the current user may be logged on, in their order."""
+        # only records with a timeline that the author may read: the composers offer no others,
+        # and an RPC call must not put an email on a record its author cannot see (P4)
+        records = [
+            record for model, res_id in record_refs
+            if model in self.env and isinstance(self.env[model], self.pool["mail.thread"])
+            and str(res_id).isdigit()
+            for record in self.env[model].browse(int(res_id)).exists()._filtered_access("read")
+        ]
+        # an address on a never-log list is never logged, whatever was selected (L5)
+        partners = self.env["res.partner"].browse(
+            [record.id for record in records if record._name == "res.partner"])
+        allowed = self._loggable_contacts(partners.exists(), self.env.user)
+        return [record for record in records if record._name != "res.partner" or record in allowed]

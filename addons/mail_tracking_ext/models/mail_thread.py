@@ -1,7 +1,7 @@
 import logging
 from email import errors
 
-from odoo import models
+from odoo import api, models
 from odoo.exceptions import AccessError
 
 from ..tools import email_repair, event_source
@@ -75,7 +75,24 @@ class MailThread(models.AbstractModel):
         return {
             "allowed": company.mail_tracking_allowed,
             **self.env.user._mail_switches_in_force(company),
-            "untracked": partners._mail_tracking_untracked(company).mapped("display_name"),
+            "untracked": self._mail_tracking_untracked_notice(partners, company)["untracked"],
+        }
+
+    @api.model
+    def _mail_tracking_untracked_notice(self, partners, company):
+        """What the composers (the chatter's, the full one, the Gmail
+        extension's) say of the contacts among ``partners`` whom a tracked email
+        under ``company``'s rules reaches untracked (P1, P2): ``{"untracked":
+        their names, "possible": whether tracking reaches anyone (no contact, or
+        one tracked), "notice": the sentence naming them, or False}``."""
+        contacts = partners.filtered("partner_share")
+        untracked = contacts._mail_tracking_untracked(company)
+        names = untracked.mapped("display_name")
+        return {
+            "untracked": names,
+            "possible": not contacts or bool(contacts - untracked),
+            "notice": self.env._("Not tracked (no legal basis for processing, or tracking refused): %(names)s",
+                                 names=", ".join(names)) if names else False,
         }
 
     def unlink(self):

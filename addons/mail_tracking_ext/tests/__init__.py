@@ -16,3 +16,4 @@ from . import test_fast_path
 from . import test_access_matrix
 from . import test_sender_authentication
 from . import test_hostile_mail
+from . import test_gmail_api

@@ -114,6 +114,8 @@ def _cases():
         cases.append((user, "/mail/thread/messages", "chatter's mailTracking", shown))
         cases.append((user, "mail.message", "mail_tracking_fetch_status (call_kw)", shown))
         cases.append((user, "bus", "thread channels subscribed", READS_RECORD.get(user, set())))
+    for user, expected in GMAIL_FEED_VISIBLE.items():
+        cases.append((user, "/email-tracking/api/1/feed", "GET with the user's API key (N2)", expected))
     cases += EXPLICIT_CASES
     return cases
 
@@ -125,6 +127,10 @@ READS_RECORD = {
     "dan": {"contact"},
     "mia": {"deal", "contact", "bob_deal"},
 }
+
+# the Gmail extension's feed, with each user's API key: the emails they wrote; portal users have no API
+GMAIL_FEED_VISIBLE = {"alice": {"deal", "contact"}, "bob": set(), "dan": set(), "mia": {"bob_deal"},
+                      "carla": DENIED}
 
 # user, object, operation, expected: what is checked beside the read matrix
 EXPLICIT_CASES = [
@@ -149,6 +155,7 @@ EXPLICIT_CASES = [
     ("bob", "res.users", "search mail_logging_exclusion_ids != False", DENIED),
     ("bob", "res.users", "search mail_tracking_exclusion_ids.pattern", DENIED),
     ("bob", "res.users", "read Alice's mail_logging_sender_emails", DENIED),
+    ("bob", "res.users", "read Alice's mail_tracking_feed_seen", DENIED),
     ("alice", "res.users", "read own never-track list and addresses (preferences)", {"alice"}),
     ("bob", "mail.logging.request", "search", {"bob"}),
     ("alice", "mail.logging.request", "search", {"alice"}),
@@ -161,6 +168,8 @@ EXPLICIT_CASES = [
     ("carla", "res.partner", "mail_tracking_composer_state (her contact)", DENIED),
     ("bob", "bus", "engagement of deal: author's channel only", {"alice"}),
     ("bob", "bus", "record channel payload keys", {"message_id", "refresh"}),
+    ("alice", "mail.tracking.api.send", "search", DENIED),
+    ("alice", "mail.tracking.api.usage", "search", DENIED),
 ]
 
 
@@ -514,12 +523,12 @@ class TestAccessMatrix(TrackingCase, WebsocketCase):
                 except AccessError:
                     actual = DENIED
                 self.check("bob", "res.users", operation, DENIED, actual)
-            try:
-                actual = self.users["alice"].with_env(bob).read(["mail_logging_sender_emails"])[0][
-                    "mail_logging_sender_emails"]
-            except AccessError:
-                actual = DENIED
-            self.check("bob", "res.users", "read Alice's mail_logging_sender_emails", DENIED, actual)
+            for field in ("mail_logging_sender_emails", "mail_tracking_feed_seen"):
+                try:
+                    actual = self.users["alice"].with_env(bob).read([field])[0][field]
+                except AccessError:
+                    actual = DENIED
+                self.check("bob", "res.users", f"read Alice's {field}", DENIED, actual)
         # Alice keeps hers in her preferences, read as the web client reads them
         alice_env = self.env_of("alice")
         me = self.users["alice"].with_env(alice_env)
@@ -587,6 +596,25 @@ class TestAccessMatrix(TrackingCase, WebsocketCase):
             except AccessError:
                 actual = DENIED
         self.check("carla", "res.partner", "mail_tracking_composer_state (her contact)", DENIED, actual)
+
+    def test_p4_gmail_api(self):
+        """N2, P4: the Gmail extension's feed, called with each user's API key, lists
+        their own emails only; prepared sends and rate-limit counters are nobody's to
+        read over RPC (the API reads them for their user)."""
+        for user, expected in GMAIL_FEED_VISIBLE.items():
+            key = self.env["res.users.apikeys"].with_user(self.users[user]).sudo()._generate(None, "Gmail", None)
+            self.env.flush_all()
+            self.opener.cookies.clear()
+            response = self.opener.get(f"{self.base_url()}/email-tracking/api/1/feed?limit=100", timeout=30,
+                                       headers={"Authorization": f"Bearer {key}"})
+            actual = DENIED if response.status_code != 200 else self.keys(
+                self.env["mail.message"].browse([entry["message_id"] for entry in response.json()["entries"]]))
+            self.check(user, "/email-tracking/api/1/feed", "GET with the user's API key (N2)", expected, actual)
+        with mute_logger("odoo.models", "odoo.addons.base.models.ir_rule"):
+            for model in ("mail.tracking.api.send", "mail.tracking.api.usage"):
+                with self.assertRaises(AccessError):
+                    self.env_of("alice")[model].search([])
+                self.check("alice", model, "search", DENIED, DENIED)
 
     # ------------------------------------------------------------
     # Routes, as each user's browser calls them
@@ -720,6 +748,7 @@ class TestAccessMatrix(TrackingCase, WebsocketCase):
             "mail.tracked.stats.mixin",  # its fields: "res.partner stats (Carla)"
             "mail.tracked.visibility.mixin",  # the rule of the three tracking models
             "mail.tracking.demo",  # private methods only: not callable over RPC
+            "mail.tracking.api",  # private methods only; its routes: "/email-tracking/api/1/feed"
         }
         self.assertFalse(ours - listed - covered, "models of the addon missing from the access matrix")
         self.assertGreater(len(_cases()), 250)

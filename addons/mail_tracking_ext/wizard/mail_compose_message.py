@@ -44,13 +44,10 @@ class MailComposeMessage(models.TransientModel):
         rules of the company the email follows: its record's, as message_post
         decides. Empty when every recipient is tracked."""
         for composer in self:
-            contacts = composer.partner_ids.filtered("partner_share")
-            untracked = contacts._mail_tracking_untracked(composer._mail_rules_company())
-            composer.mail_tracking_possible = composer.mail_tracking_allowed and (
-                not contacts or bool(contacts - untracked))
-            composer.mail_tracking_notice = self.env._(
-                "Not tracked (no legal basis for processing, or tracking refused): %(names)s",
-                names=", ".join(untracked.mapped("display_name"))) if untracked else False
+            state = self.env["mail.thread"]._mail_tracking_untracked_notice(
+                composer.partner_ids, composer._mail_rules_company())
+            composer.mail_tracking_possible = composer.mail_tracking_allowed and state["possible"]
+            composer.mail_tracking_notice = state["notice"]
 
     def _mail_rules_company(self):
         """The company whose rules the email follows: its record's, when it is
