@@ -505,7 +505,8 @@ class MailTrackingApi(models.AbstractModel):
         customers = audience["external"]
         log_reason = None
         if customers and all(email in audience["never_log"] for email in customers):
-            log_reason = self.env._(REFUSALS["never_log"]._source)
+            refusal = REFUSALS["never_log"]
+            log_reason = self.env._(refusal._source)
         switches["log_email"]["available"] = log_reason is None
         switches["log_email"]["disabled_reason"] = log_reason
         return {"switches": switches, "untracked": notice["untracked"], "untracked_notice": notice["notice"] or None}
