@@ -13,7 +13,7 @@ from markupsafe import Markup
 from odoo import api, fields, models, release, tools
 from odoo.exceptions import AccessDenied, AccessError, MissingError, UserError
 from odoo.http import SessionExpiredException, request
-from odoo.tools import email_normalize
+from odoo.tools import SQL, email_normalize
 from odoo.tools.mail import email_split_tuples
 from odoo.tools.translate import LazyTranslate
 
@@ -613,7 +613,11 @@ class MailTrackingApi(models.AbstractModel):
         send_id = self._param(params, "send_id", str, required=True)
         send = self.env["mail.tracking.api.send"].sudo().search(
             [("name", "=", send_id), ("user_id", "=", self.env.uid)], limit=1)
-        if not send or (send.state == "prepared" and send.expires_at < fields.Datetime.now()):
+        if send:
+            # two confirmations at once: the second waits, then fails to serialize and is retried by Odoo
+            self.env.cr.execute(SQL("SELECT id FROM mail_tracking_api_send WHERE id = %s FOR UPDATE", send.id))
+        if not send or (send.state == "prepared" and (
+                send.expires_at < fields.Datetime.now() or not send.message_id)):
             raise self._error(404, "send_not_found", self.env._(
                 "This send is unknown or expired: prepare it again."), "send_id")
         if send.state != "prepared":
