@@ -31,6 +31,8 @@ MAX_REQUEST_MB = 40
 SEND_TTL = timedelta(hours=1)
 FEED_LIMIT_DEFAULT = 20
 FEED_LIMIT_MAX = 100
+# How far back the next poll of the feed looks again: lines committed after this poll but dated before
+FEED_OVERLAP = timedelta(minutes=2)
 SEARCH_LIMIT_MAX = 50
 # The pixel in a body the send path tracked
 PIXEL_URL = re.compile(r'[^"\'\s<>]*/email-tracking/open/[A-Za-z0-9_-]+\.gif')
@@ -778,7 +780,9 @@ class MailTrackingApi(models.AbstractModel):
                 "message_id": line.message_id.id,
                 "url": url,
             })
-        return {"entries": entries, "now": _utc(fields.Datetime.now())}
+        now = fields.Datetime.now()
+        # an event is dated when it happens and seen when its transaction commits, a moment later
+        return {"entries": entries, "now": _utc(now), "next_since": _utc(now - FEED_OVERLAP)}
 
     # ------------------------------------------------------------
     # Personal never-track and never-log lists (GET/PUT lists, T10, L5)

@@ -339,6 +339,8 @@ class TestGmailApi(TrackingCase):
         self.assertEqual(feed[0]["recipient"]["contact_id"], self.anna.id)
         self.assertEqual(feed[0]["link"], "https://shop.example/offer?id=7&lang=it")
         self.assertEqual(feed[0]["subject"], "Our offer")
+        answer = self.call("GET", "feed")
+        self.assertLess(answer.json()["next_since"], answer.json()["now"], "the next poll looks back a little")
         since = self.call("GET", f"feed?since={feed[0]['date']}").json()["entries"]
         self.assertIn(feed[0]["id"], [entry["id"] for entry in since])
         self.assertNotIn(feed[2]["id"], [entry["id"] for entry in since], "the sent line is older")
