@@ -406,6 +406,19 @@ class TestGmailApi(TrackingCase):
         self.assertIsNone(prepared["send_id"])
         self.assertFalse(self.env["mail.tracking.api.send"].sudo().search([]), "nothing to confirm, nothing kept")
 
+    def test_p2_odoo_send_path_shares_the_rule_raw_address_of_a_refusing_contact(self):
+        """The rule Gmail's one message needs holds in Odoo's own sending too (one home,
+        ``mail.mail._mail_tracking_audience``): Dora's address typed as a raw address is not
+        tracked, the contacts sent their own copies still are."""
+        message = self.post_email(self.anna, Markup(BODY))
+        mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+        mail.write({"email_to": "dora@declined.example"})
+        outgoing = self.outgoing(message)
+        self.assertIn("/email-tracking/", outgoing["anna@customer.example"]["body"])
+        self.assertNotIn("/email-tracking/", outgoing["dora@declined.example"]["body"])
+        self.assertEqual(self.tracked(message).partner_id, self.anna)
+        self.assertEqual(len(self.tracked(message)), 1)
+
     # ------------------------------------------------------------
     # Logging (L2, L3, L5, L6)
     # ------------------------------------------------------------
