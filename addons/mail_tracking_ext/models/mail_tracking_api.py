@@ -556,7 +556,9 @@ class MailTrackingApi(models.AbstractModel):
         if log_email and records is None:
             records = [recordset for recordsets in self._default_log_records(audience).values()
                        for recordset in recordsets]
-        records = [record for recordset in (records or []) for record in recordset] if log_email else []
+        # what the composer would log on: never-log contacts are dropped (L5)
+        records = self.env["mail.message.association"]._chosen_records(
+            [(record._name, record.id) for recordset in records or [] for record in recordset]) if log_email else []
 
         if not track_opens and not track_clicks and not log_email:
             return {"send_id": None, "body_html": body, "pixel_url": None, "log_email": False, "records": [],

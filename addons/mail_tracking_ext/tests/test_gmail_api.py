@@ -434,6 +434,12 @@ class TestGmailApi(TrackingCase):
             create_contacts=["nina@prospect.example", "me@private.example"])
         self.assertEqual([(r["model"], r["id"]) for r in prepared["records"]],
                          [("res.partner", self.anna.id), ("crm.lead", self.lead.id)])
+        # a contact on a never-log list is never a record to log on (L5)
+        private = self.env["res.partner"].create({"name": "Private", "email": "me@private.example"})
+        dropped = self.prepare(to=["me@private.example", "anna@customer.example"], log_email=True,
+                               records=[{"model": "res.partner", "id": private.id}])
+        self.assertEqual(dropped["records"], [])
+        private.unlink()
         confirmed = self.confirm(prepared["send_id"], attachments=[
             {"name": "offer.pdf", "mimetype": "application/pdf", "data": base64.b64encode(PDF).decode()}])
         message = self.env["mail.message"].sudo().browse(confirmed["message"]["id"])
