@@ -339,11 +339,11 @@ class MailTrackingApi(models.AbstractModel):
         refusing = set(self.env["res.partner"].sudo().search(
             [("email_normalized", "in", emails), ("do_not_track", "=", True)]).mapped("email_normalized"))
         Exclusion = self.env["mail.address.exclusion"]
-        recipients = [email for email in emails if email not in own]
         return {
             "emails": emails, "names": names, "colleagues": colleagues, "contacts": contacts,
             "refusing": refusing, "external": [email for email in emails if email not in colleagues],
-            "recipients": recipients,
+            # the user's own addresses too: a copy to oneself carries the pixel as well
+            "recipients": emails,
             "never_track": Exclusion._excluded_emails(set(emails), user, company),
             "never_log": Exclusion._excluded_emails(set(emails), user, company, scope="log"),
         }

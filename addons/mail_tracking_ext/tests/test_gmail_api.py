@@ -255,6 +255,9 @@ class TestGmailApi(TrackingCase):
         self.assertIn("Anna Customer", one["tracking"]["message"])
         several = self.call("POST", "recipients", {"emails": ["anna@customer.example", "bruno@buyer.example"]}).json()
         self.assertEqual(several["tracking"]["mode"], "shared")
+        # a copy to oneself carries the same pixel: Anna's opens could be Sara's
+        bcc_self = self.call("POST", "recipients", {"emails": ["anna@customer.example", "sara@mycompany.example"]})
+        self.assertEqual(bcc_self.json()["tracking"]["mode"], "shared")
         self.env.company.mail_tracking_privacy = True
         self.anna.legal_basis = "consent"
         several = self.call("POST", "recipients", {"emails": ["anna@customer.example", "bruno@buyer.example"]}).json()
