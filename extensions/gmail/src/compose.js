@@ -292,8 +292,9 @@ class ComposeBar {
         if (this.me?.tracking_allowed && !track.available && track.reason) {
             notices.push(h("p", { className: "reason", "data-mtx": "track-reason", text: track.reason }));
         }
+        // who is not tracked, in the Odoo composer's words (the reason above may be Gmail's one message)
         const untracked = this.lookup?.untracked_notice;
-        if (this.trackOn() && untracked && untracked !== track.reason) {
+        if (this.me?.tracking_allowed && untracked && untracked !== track.reason) {
             notices.push(h("p", { className: "reason", "data-mtx": "untracked-notice", text: untracked }));
         }
         if (this.me && !log.available && log.reason) {

@@ -45,6 +45,7 @@ async function saveConnection(event) {
     }
 }
 
+/** The lists as Odoo has them; they cannot be edited before they are there. */
 async function loadLists() {
     const status = $("lists-status");
     try {
@@ -52,6 +53,9 @@ async function loadLists() {
         $("never-track").value = lists.never_track.join("\n");
         $("never-log").value = lists.never_log.join("\n");
         say(status, "");
+        for (const element of $("lists").elements) {
+            element.disabled = false;
+        }
     } catch (error) {
         say(status, error.message, "error");
     }
