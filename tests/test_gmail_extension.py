@@ -500,3 +500,27 @@ def test_r_api_key_is_kept_only_in_the_extension_and_sent_only_to_odoo(odoo_serv
     options.fill("#api-key", gmail["key"])
     options.click("button[type=submit] >> nth=0")
     options.wait_for_selector("[data-mtx=connection-status].ok", timeout=20000)
+
+
+def test_the_extension_speaks_english_and_italian():
+    """Every text of the extension (_locales/) is in English and Italian, with the same placeholders,
+    and every text the code asks for exists."""
+    def messages(lang):
+        with open(os.path.join(EXTENSION, "_locales", lang, "messages.json"), encoding="utf-8") as fh:
+            return json.load(fh)
+
+    english, italian = messages("en"), messages("it")
+    assert set(italian) == set(english)
+    for key, entry in english.items():
+        assert italian[key].get("placeholders") == entry.get("placeholders"), key
+        assert italian[key]["message"] != "", key
+    asked = set()
+    for root, _dirs, names in os.walk(os.path.join(EXTENSION, "src")):
+        for name in names:
+            with open(os.path.join(root, name), encoding="utf-8") as fh:
+                code = fh.read()
+            asked |= set(re.findall(r'\bt\("(\w+)"', code)) | set(re.findall(r'getMessage\("(\w+)"', code))
+            asked |= set(re.findall(r'data-i18n(?:-placeholder)?="(\w+)"', code))
+    asked |= {f"feed_{kind}" for kind in ("sent", "opened", "clicked", "replied")}
+    assert asked - set(english) == set()
+    assert set(english) - asked - {"extName", "extDescription", "actionTitle"} == set(), "unused texts"
