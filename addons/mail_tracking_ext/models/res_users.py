@@ -60,7 +60,7 @@ class ResUsers(models.Model):
         "Log Emails by Default (in Force)", compute="_compute_mail_switches_in_force")
     # Activity feed (N2)
     mail_tracking_feed_seen = fields.Datetime(
-        "Email Engagement Seen On", readonly=True, copy=False,
+        "Email Engagement Seen On", readonly=True, copy=False, groups="base.group_system",
         help="When the user last opened the email engagement feed: newer engagement is unread.")
 
     @property
@@ -71,6 +71,7 @@ class ResUsers(models.Model):
             "mail_tracking_opens_in_force", "mail_tracking_clicks_in_force",
             "mail_logging_default", "mail_logging_create_contacts", "mail_logging_exclusion_ids",
             "mail_logging_sender_emails", "mail_logging_default_enforced", "mail_logging_default_in_force",
+            "mail_tracking_feed_seen",
         ]
 
     @property
