@@ -150,16 +150,20 @@ class GmailStandIn:
 def api_key_of(salesperson, password):
     """Preferences › Account Security › New API Key, over the salesperson's own web session:
     Odoo asks for the password again before it shows the key."""
-    def call(model, method, *args):
+    def call(model, method, *args, **kwargs):
         answer = salesperson.session.post(f"{salesperson.server.url}/web/dataset/call_kw", json={"params": {
-            "model": model, "method": method, "args": list(args), "kwargs": {}}}, timeout=30).json()
+            "model": model, "method": method, "args": list(args), "kwargs": kwargs}}, timeout=30).json()
         assert "error" not in answer, answer
         return answer["result"]
 
     description = call("res.users.apikeys.description", "create", {"name": "Gmail"})
-    check = call("res.users.apikeys.description", "make_key", [description])
-    call("res.users.identitycheck", "write", [check["res_id"]], {"password": password})
-    return call("res.users.identitycheck", "run_check", [check["res_id"]])["context"]["default_key"]
+    check = call("res.users.apikeys.description", "make_key", [description])["res_id"]
+    if rt.ODOO_MAJOR >= 19:  # 19.0's identity check reads the password from the context, 18.0's from its field
+        shown = call("res.users.identitycheck", "run_check", [check], context={"password": password})
+    else:
+        call("res.users.identitycheck", "write", [check], {"password": password})
+        shown = call("res.users.identitycheck", "run_check", [check])
+    return shown["context"]["default_key"]
 
 
 # -- the browser ---------------------------------------------------------------------------------
@@ -377,7 +381,8 @@ def test_e6_track_and_log_from_gmail_compose_to_engagement_in_odoo_and_the_feed(
 def test_t7_one_email_to_several_recipients_gets_the_shared_pixel_and_the_bar_says_so(
         odoo_server, mail_catcher, crm, customers, gmail):
     """T7: Gmail sends one message to all its recipients; with two, the bar says before Send that
-    they share one anonymous pixel, and so it goes: one SMTP message, one token, nobody named."""
+    they share one anonymous pixel, and so it goes (sent with Ctrl+Enter): one SMTP message, one
+    token, nobody named."""
     subject = f"Preventivo {uuid.uuid4().hex[:6]}"
     mail_catcher.clear()
     page = gmail["context"].new_page()
@@ -389,7 +394,7 @@ def test_t7_one_email_to_several_recipients_gets_the_shared_pixel_and_the_bar_sa
     assert mode.get_attribute("data-mode") == "shared"
     said = mode.inner_text()
     shot(page, "compose-shared", dialog)
-    dialog.locator(".aoO").click()
+    dialog.locator("[g_editable]").press("Control+Enter")  # Gmail's keyboard Send goes through Odoo too
     page.locator("[data-mtx=toast]").wait_for(timeout=30000)
     [delivered] = mail_catcher.wait_for(1)
     envelope = sorted(delivered["X-Envelope-To"].split(", "))

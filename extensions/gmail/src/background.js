@@ -50,7 +50,8 @@ chrome.alarms.onAlarm.addListener((alarm) => {
 });
 
 /**
- * Ask Odoo for the engagement since the last time; keep the newest entries for the popup and,
+ * Ask Odoo for the engagement since the last time (``next_since`` overlaps the previous poll by a
+ * little, for events committed late: entries already kept are skipped by id); keep the newest entries for the popup and,
  * with ``notify``, show a desktop notification for each new one. The first poll after the
  * extension is set up only remembers where the feed is: no burst of old news.
  */
@@ -64,7 +65,7 @@ async function refreshFeed({ notify }) {
         .sort((a, b) => String(b.date).localeCompare(String(a.date)))
         .slice(0, FEED_KEPT);
     const unseen = notify && feedSince ? feedUnseen + fresh.length : feedUnseen;
-    await chrome.storage.local.set({ feedSince: answer.now || feedSince || "", feedEntries: entries, feedUnseen: unseen });
+    await chrome.storage.local.set({ feedSince: answer.next_since || answer.now || feedSince || "", feedEntries: entries, feedUnseen: unseen });
     if (notify && feedSince) {
         for (const entry of fresh.filter((candidate) => candidate.kind !== "sent").slice(0, 5)) {
             chrome.notifications.create(`feed-${entry.id}`, {
