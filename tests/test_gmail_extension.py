@@ -507,6 +507,32 @@ def test_r_api_key_is_kept_only_in_the_extension_and_sent_only_to_odoo(odoo_serv
     options.wait_for_selector("[data-mtx=connection-status].ok", timeout=20000)
 
 
+def test_r_hostile_names_stay_text_and_gmails_page_cannot_reach_the_extension(odoo_server, crm, gmail):
+    """A contact whose name is HTML is shown as text (marker, records, sentence): nothing of what
+    Odoo answers is run in Gmail's page. Gmail's own scripts cannot message the extension's service
+    worker (no externally_connectable), so no page can use the key through it."""
+    suffix = uuid.uuid4().hex[:6]
+    name = '<img src=x onerror="window.pwned=1">Eve'
+    odoo_server.rpc("res.partner", "create", {"name": name, "email": f"eve{suffix}@customer.example"})
+    page = gmail["context"].new_page()
+    page.goto(GMAIL)
+    dialog = compose(page, to=[f"eve{suffix}@customer.example"], subject="Hostile")
+    bar = bar_of(dialog)
+    wait_for_lookup(bar, expected_records=1)
+    assert bar.locator("[data-mtx=record]").inner_text().startswith(name)
+    assert name in bar.locator("[data-mtx=tracking-mode]").inner_text()
+    assert name in dialog.locator("[data-mtx=contact-mark]").get_attribute("title")
+    assert bar.evaluate("host => host.shadowRoot.querySelectorAll('img').length") == 0
+    assert page.evaluate("window.pwned") is None
+    reached = page.evaluate("""(id) => new Promise((resolve) => {
+        if (!window.chrome?.runtime?.sendMessage) { resolve('no runtime'); return; }
+        try { chrome.runtime.sendMessage(id, {type: 'me'}, (answer) => resolve(answer ? 'answered' : 'refused')); }
+        catch (error) { resolve('refused'); }
+    })""", gmail["extension_id"])
+    assert reached in ("no runtime", "refused")
+    page.close()
+
+
 def test_the_extension_speaks_english_and_italian():
     """Every text of the extension (_locales/) is in English and Italian, with the same placeholders,
     and every text the code asks for exists."""
