@@ -198,7 +198,8 @@ def gmail(odoo_server, mail_catcher, crm):
     playwright = sync_playwright().start()
     context = playwright.chromium.launch_persistent_context(
         os.path.join(folder, "profile"), executable_path=CHROMIUM, headless=False, ignore_https_errors=True,
-        locale="en-US", viewport={"width": 1280, "height": 860},
+        # the extension speaks the browser's language, which Chromium takes from LANGUAGE on Linux
+        env={**os.environ, "LANGUAGE": "en_US"}, locale="en-US", viewport={"width": 1280, "height": 860},
         args=["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
               "--disable-background-networking", "--disable-component-update", "--lang=en-US",
               f"--disable-extensions-except={extension}", f"--load-extension={extension}",
