@@ -255,11 +255,11 @@ def wait_for_lookup(bar, expected_records=None):
     """Until the bar shows what Odoo said about the recipients (the mode sentence or a reason)."""
     try:
         bar.locator("[data-mtx=tracking-mode], [data-mtx=track-reason], [data-mtx=untracked-notice]").first \
-            .wait_for(timeout=20000)
+            .wait_for(timeout=30000)
         if expected_records is not None:
             bar.page.wait_for_function(
                 "([bar, count]) => bar.shadowRoot.querySelectorAll('[data-mtx=record]').length === count",
-                arg=[bar.element_handle(), expected_records], timeout=20000)
+                arg=[bar.element_handle(), expected_records], timeout=30000)
     except Exception as exc:  # the bar says why (an API error in its status line)
         shown = bar.evaluate("host => host.shadowRoot.querySelector('.bar').innerText") if bar.count() else None
         raise AssertionError(f"the compose bar shows: {shown!r}") from exc
