@@ -21,6 +21,13 @@ What stands in for something else (Gmail cannot be reached from CI):
   user saves the settings) cannot be answered by automation: the test loads a copy of build/chrome
   whose manifest grants the test Odoo's origin (``http://127.0.0.1/*``) at install, as the user's
   "Allow" would. Nothing else differs from the built extension.
+
+The extension keeps what Odoo says inside closed shadow roots, which Gmail's page cannot open; the
+test reads them as the browser's developer tools do (DOM.describeNode pierces them; ShadowView),
+and clicks in them with the real mouse.
+
+npm or Playwright missing fails the test (bootstrap installs both); MTX_GMAIL_ALLOW_SKIP=1 turns
+that into a skip on a machine knowingly without them.
 """
 import datetime
 import ipaddress
@@ -55,6 +62,13 @@ GMAIL = "https://mail.google.com/mail/u/0/"
 SCREENSHOTS = os.environ.get("MTX_GMAIL_SCREENSHOTS") or os.path.join(rt.REPO_ROOT, ".screenshots", "gmail")
 OFFER_URL = "https://shop.example/offerta?q=gmail"
 BODY = f'<div>Buongiorno Anna,</div><div>ecco la <a href="{OFFER_URL}">nostra offerta</a>.</div>'
+
+
+def missing(what):
+    """A tool bootstrap installs is missing: a failure, unless MTX_GMAIL_ALLOW_SKIP=1 says so."""
+    if os.environ.get("MTX_GMAIL_ALLOW_SKIP") == "1":
+        pytest.skip(what)
+    pytest.fail(f"{what}; make bootstrap installs it (MTX_GMAIL_ALLOW_SKIP=1 skips instead)")
 
 
 # -- Gmail's stand-ins ---------------------------------------------------------------------------
@@ -172,7 +186,7 @@ def built_extension(folder):
     """A copy of build/chrome, built now from the sources (esbuild takes a fraction of a second),
     granted the test Odoo's origin as the user's "Allow" would (see the module's docstring)."""
     if not shutil.which("npm"):
-        pytest.skip("npm is missing (make bootstrap installs Debian's nodejs npm)")
+        missing("npm is missing (make bootstrap installs Debian's nodejs npm)")
     if not os.path.isdir(os.path.join(EXTENSION, "node_modules")):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=EXTENSION, check=True)
     subprocess.run(["npm", "run", "--silent", "build"], cwd=EXTENSION, check=True, stdout=subprocess.DEVNULL)
@@ -191,7 +205,10 @@ def built_extension(folder):
 def gmail(odoo_server, mail_catcher, crm):
     """Chromium with the extension, set up by the salesperson with their API key on its settings page;
     ``{context, extension_id, stand_in, service_worker, ...}``."""
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    try:
+        from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only this test needs it
+    except ImportError:
+        missing("Playwright is missing")
     folder = tempfile.mkdtemp(prefix="mtx-gmail-")
     stand_in = GmailStandIn(mail_catcher.smtp_port, folder)
     extension = built_extension(folder)
@@ -246,22 +263,111 @@ def compose(page, to=(), cc=(), subject="", body=BODY):
     return dialog
 
 
+class ShadowView:
+    """The inside of the extension's closed shadow root under the last ``host`` of ``page``, read
+    over the DevTools protocol (Playwright's selectors stop at closed roots, as Gmail's page does)."""
+
+    def __init__(self, page, host):
+        self.page, self.host = page, host
+        self.cdp = page.context.new_cdp_session(page)
+
+    def eval(self, function, arg=None):
+        """``function(shadowRoot, arg)``'s value; None when the host is not on the page."""
+        found = self.cdp.send("Runtime.evaluate", {
+            "expression": f"[...document.querySelectorAll({json.dumps(self.host)})].pop() || null"})
+        if found["result"].get("subtype") == "null":
+            return None
+        node = self.cdp.send("DOM.describeNode", {"objectId": found["result"]["objectId"], "depth": 1, "pierce": True})
+        [root] = node["node"]["shadowRoots"]
+        handle = self.cdp.send("DOM.resolveNode", {"backendNodeId": root["backendNodeId"]})
+        answer = self.cdp.send("Runtime.callFunctionOn", {
+            "objectId": handle["object"]["objectId"],
+            "functionDeclaration": f"function (arg) {{ return ({function})(this, arg); }}",
+            "arguments": [{"value": arg}], "returnByValue": True, "awaitPromise": True})
+        assert "exceptionDetails" not in answer, answer
+        return answer["result"].get("value")
+
+    def locator(self, selector, nth=None):
+        return ShadowPart(self, selector, nth)
+
+    def count(self):
+        return 0 if self.eval("() => 1") is None else 1
+
+
+class ShadowPart:
+    """Elements matching ``selector`` in a ShadowView (the ``nth`` one, or the first)."""
+
+    def __init__(self, view, selector, nth=None):
+        self.view, self.selector, self.nth = view, selector, nth
+
+    @property
+    def first(self):
+        return ShadowPart(self.view, self.selector, 0)
+
+    def _read(self, what):
+        return self.view.eval(f"""(root, [selector, nth]) => {{
+            const all = root.querySelectorAll(selector);
+            const element = all[nth || 0];
+            return ({what});
+        }}""", [self.selector, self.nth])
+
+    def count(self):
+        return self._read("all.length") or 0
+
+    def all(self):
+        return [ShadowPart(self.view, self.selector, index) for index in range(self.count())]
+
+    def inner_text(self):
+        return self._read("element.innerText")
+
+    def get_attribute(self, name):
+        return self._read(f"element.getAttribute({json.dumps(name)})")
+
+    def is_checked(self):
+        return self._read("element.checked")
+
+    def is_disabled(self):
+        return self._read("element.disabled")
+
+    def wait_for(self, timeout=30000):
+        deadline = time.monotonic() + timeout / 1000
+        while not (self.view.eval("() => 1") is not None and self.count()):
+            assert time.monotonic() < deadline, f"{self.selector} did not show in {self.view.host}"
+            time.sleep(0.2)
+
+    def click(self):
+        """The user's click: the real mouse at the element's middle."""
+        box = self._read("(element.scrollIntoView({block: 'center'}), (({x, y, width, height}) => "
+                         "({x: x + width / 2, y: y + height / 2}))(element.getBoundingClientRect()))")
+        self.view.page.mouse.click(box["x"], box["y"])
+
+
 def bar_of(dialog):
-    """The extension's bar in that compose window (Playwright's CSS reaches into its open shadow root)."""
-    return dialog.locator("[data-mtx=compose-bar]")
+    """The extension's bar in the (last) compose window of the page."""
+    return ShadowView(dialog.page, "[data-mtx=compose-bar]")
+
+
+def mark_of(page, email):
+    """The contact marker on ``email``'s chip: a dot whose title is in its closed shadow root."""
+    return ShadowView(page, f"[data-hovercard-id='{email}'] [data-mtx=contact-mark]").locator(".dot")
+
+
+def toast_of(page):
+    return ShadowView(page, "[data-mtx=toast]").locator(".toast")
 
 
 def wait_for_lookup(bar, expected_records=None):
     """Until the bar shows what Odoo said about the recipients (the mode sentence or a reason)."""
     try:
-        bar.locator("[data-mtx=tracking-mode], [data-mtx=track-reason], [data-mtx=untracked-notice]").first \
+        bar.locator("[data-mtx=tracking-mode], [data-mtx=track-reason], [data-mtx=untracked-notice]") \
             .wait_for(timeout=30000)
         if expected_records is not None:
-            bar.page.wait_for_function(
-                "([bar, count]) => bar.shadowRoot.querySelectorAll('[data-mtx=record]').length === count",
-                arg=[bar.element_handle(), expected_records], timeout=30000)
+            deadline = time.monotonic() + 30
+            while bar.locator("[data-mtx=record]").count() != expected_records:
+                assert time.monotonic() < deadline, "not the expected records"
+                time.sleep(0.2)
     except Exception as exc:  # the bar says why (an API error in its status line)
-        shown = bar.evaluate("host => host.shadowRoot.querySelector('.bar').innerText") if bar.count() else None
+        shown = bar.eval("root => root.querySelector('.bar').innerText")
         raise AssertionError(f"the compose bar shows: {shown!r}") from exc
 
 
@@ -302,8 +408,7 @@ def test_e6_track_and_log_from_gmail_compose_to_engagement_in_odoo_and_the_feed(
     assert bar.locator("[data-mtx=switch-log]").is_checked()
     assert bar.locator("[data-mtx=tracking-mode]").get_attribute("data-mode") == "personal"
     assert "Anna" in bar.locator("[data-mtx=tracking-mode]").inner_text()
-    mark = dialog.locator(f"[name=to] [data-hovercard-id='{customers['anna_email']}'] [data-mtx=contact-mark]")
-    assert "Anna" in mark.get_attribute("title")
+    assert "Anna" in mark_of(page, customers["anna_email"]).get_attribute("title")
     records = {(r.get_attribute("data-model"), int(r.get_attribute("data-id")))
                for r in bar.locator("[data-mtx=record]").all()}
     assert records == {("res.partner", crm["anna"]), ("res.partner", customers["company"]),
@@ -314,7 +419,7 @@ def test_e6_track_and_log_from_gmail_compose_to_engagement_in_odoo_and_the_feed(
     shot(page, "compose", dialog)
 
     dialog.locator(".aoO").click()
-    toast = page.locator("[data-mtx=toast]")
+    toast = toast_of(page)
     toast.wait_for(timeout=30000)
     assert "Logged on" in toast.inner_text(), toast.inner_text()
     [delivered] = mail_catcher.wait_for(1)
@@ -396,7 +501,7 @@ def test_t7_one_email_to_several_recipients_gets_the_shared_pixel_and_the_bar_sa
     said = mode.inner_text()
     shot(page, "compose-shared", dialog)
     dialog.locator("[g_editable]").press("Control+Enter")  # Gmail's keyboard Send goes through Odoo too
-    page.locator("[data-mtx=toast]").wait_for(timeout=30000)
+    toast_of(page).wait_for(timeout=30000)
     [delivered] = mail_catcher.wait_for(1)
     envelope = sorted(delivered["X-Envelope-To"].split(", "))
     assert envelope == sorted([customers["anna_email"], customers["bruno_email"]]), "one message for both"
@@ -522,8 +627,8 @@ def test_r_hostile_names_stay_text_and_gmails_page_cannot_reach_the_extension(od
     wait_for_lookup(bar, expected_records=1)
     assert bar.locator("[data-mtx=record]").inner_text().startswith(name)
     assert name in bar.locator("[data-mtx=tracking-mode]").inner_text()
-    assert name in dialog.locator("[data-mtx=contact-mark]").get_attribute("title")
-    assert bar.evaluate("host => host.shadowRoot.querySelectorAll('img').length") == 0
+    assert name in mark_of(page, f"eve{suffix}@customer.example").get_attribute("title")
+    assert bar.eval("root => root.querySelectorAll('img').length") == 0
     assert page.evaluate("window.pwned") is None
     reached = page.evaluate("""(id) => new Promise((resolve) => {
         if (!window.chrome?.runtime?.sendMessage) { resolve('no runtime'); return; }
@@ -532,6 +637,152 @@ def test_r_hostile_names_stay_text_and_gmails_page_cannot_reach_the_extension(od
     })""", gmail["extension_id"])
     assert reached in ("no runtime", "refused")
     page.close()
+
+
+PAGE_READS_EVERYTHING = """() => {
+    // what a script of Gmail's page can read: every text and attribute, open shadow roots included
+    const seen = [];
+    const walk = (node) => {
+        for (const element of node.querySelectorAll('*')) {
+            seen.push(...[...element.attributes].map((attribute) => attribute.value));
+            if (element.shadowRoot) { seen.push(element.shadowRoot.textContent); walk(element.shadowRoot); }
+        }
+    };
+    seen.push(document.documentElement.textContent);
+    walk(document);
+    const hosts = [...document.querySelectorAll('[data-mtx]')];
+    return {text: seen.join(' '), hosts: hosts.length, opened: hosts.filter((host) => host.shadowRoot).length};
+}"""
+
+
+def isolated_world_of(page, extension_id):
+    """The content script's own world in ``page`` (DevTools protocol): where a compromised or
+    confused content script would send messages from."""
+    cdp = page.context.new_cdp_session(page)
+    contexts = []
+    cdp.on("Runtime.executionContextCreated", lambda event: contexts.append(event["context"]))
+    cdp.send("Runtime.enable")
+    page.wait_for_timeout(500)
+    [world] = [context for context in contexts if extension_id in context.get("origin", "")]
+
+    def run(expression):
+        answer = cdp.send("Runtime.evaluate", {"expression": expression, "contextId": world["id"],
+                                               "awaitPromise": True, "returnByValue": True})
+        return answer["result"].get("value")
+    return run
+
+
+def test_r_gmails_page_cannot_read_odoo_data_nor_send_through_odoo(
+        odoo_server, mail_catcher, crm, customers, gmail):
+    """Gmail's page (or a script in it) sees no contact, company or opportunity name of Odoo: the
+    bar, the contact markers and the notes are closed shadow roots; a script's click on Send is
+    not the user's, so the email goes as Gmail sends it, untracked and logged nowhere; and the
+    content script cannot reach what only the extension's pages may (the personal lists)."""
+    company_name, lead_name = f"Customer {crm['suffix']}", "Big deal"
+    subject = f"Copione {uuid.uuid4().hex[:6]}"
+    mail_catcher.clear()
+    page = gmail["context"].new_page()
+    page.goto(GMAIL)
+    dialog = compose(page, to=[customers["anna_email"]], subject=subject)
+    bar = bar_of(dialog)
+    wait_for_lookup(bar, expected_records=3)
+    assert company_name in mark_of(page, customers["anna_email"]).get_attribute("title"), "the user sees it"
+    assert lead_name in bar.locator("[data-mtx=records]").inner_text()
+    seen = page.evaluate(PAGE_READS_EVERYTHING)
+    assert seen["hosts"] >= 2 and seen["opened"] == 0, seen
+    assert company_name not in seen["text"] and lead_name not in seen["text"]
+
+    # the page presses Send itself: Gmail sends what the page holds, Odoo is not asked
+    page.evaluate("""() => { const button = document.querySelector('.aoO');
+        for (const type of ['mousedown', 'mouseup', 'click']) {
+            button.dispatchEvent(new MouseEvent(type, {bubbles: true, cancelable: true, view: window}));
+        } }""")
+    [delivered] = mail_catcher.wait_for(1)
+    assert not PIXEL.search(html_part(delivered)) and OFFER_URL in html_part(delivered)
+    page.wait_for_timeout(1000)
+    assert rpc_as(odoo_server, crm, "mail.message", "search_count", [("subject", "=", subject)]) == 0
+    page.goto(GMAIL)
+
+    # the content script asks for what only the settings page may: refused
+    run = isolated_world_of(page, gmail["extension_id"])
+    assert run("typeof chrome.runtime.sendMessage") == "function"
+    answer = run("""chrome.runtime.sendMessage({type: 'saveLists',
+        lists: {never_track: ['evil.example'], never_log: []}}).then((answer) => answer ?? 'refused')""")
+    assert answer == "refused", answer
+    assert run("chrome.runtime.sendMessage({type: 'lists'}).then((answer) => answer ?? 'refused')") == "refused"
+    assert run("chrome.runtime.sendMessage({type: 'me'}).then((answer) => answer.ok)") is True
+    lists = requests.get(f"{odoo_server.url}/email-tracking/api/1/lists", timeout=10,
+                         headers={"Authorization": f"Bearer {gmail['key']}"}).json()
+    assert "evil.example" not in lists["never_track"]
+    page.close()
+
+
+def test_l2_send_right_after_changing_the_recipient_logs_on_the_new_ones(
+        odoo_server, mail_catcher, crm, customers, gmail):
+    """To changes from Anna to Bruno and Send follows at once (before the bar asked Odoo about
+    Bruno): the email is logged on Bruno's records, never on those pre-selected for Anna."""
+    subject = f"Cambio {uuid.uuid4().hex[:6]}"
+    mail_catcher.clear()
+    page = gmail["context"].new_page()
+    page.goto(GMAIL)
+    dialog = compose(page, to=[customers["anna_email"]], subject=subject)
+    wait_for_lookup(bar_of(dialog), expected_records=3)
+    # the user deletes Anna's chip (the fixture has no chip menu) and types Bruno, then Send
+    dialog.locator(f"[data-hovercard-id='{customers['anna_email']}']").evaluate("chip => chip.remove()")
+    dialog.locator("[name=to] input").fill(customers["bruno_email"])
+    dialog.locator("[name=to] input").press("Enter")
+    dialog.locator(".aoO").click()
+    toast_of(page).wait_for(timeout=30000)
+    [delivered] = mail_catcher.wait_for(1)
+    assert to_of(delivered) == customers["bruno_email"]
+    [message] = rpc_as(odoo_server, crm, "mail.message", "search_read", [("subject", "=", subject)],
+                       ["model", "res_id"])
+    logged_on = {(message["model"], message["res_id"])} | {(a["model"], a["res_id"]) for a in rpc_as(
+        odoo_server, crm, "mail.message.association", "search_read", [("message_id", "=", message["id"])],
+        ["model", "res_id"])}
+    assert ("res.partner", crm["bruno"]) in logged_on, logged_on
+    assert not logged_on & {("res.partner", crm["anna"]), ("res.partner", customers["company"]),
+                            ("crm.lead", crm["lead"])}, logged_on
+    page.close()
+
+
+def test_l_create_contact_choices_start_from_the_users_preference(odoo_server, crm, gmail):
+    """"Create as new contact" starts ticked or not as the salesperson's Odoo preference "Create
+    Contacts When Logging" says."""
+    suffix = uuid.uuid4().hex[:6]
+    uid = odoo_server.login(crm["sales_login"], f"{crm['sales_login']}-pw")
+    seen = {}
+    try:
+        for preference in (False, True):
+            odoo_server.rpc("res.users", "write", [uid], {"mail_logging_create_contacts": preference})
+            page = gmail["context"].new_page()
+            page.goto(GMAIL)
+            bar = bar_of(compose(page, to=[f"nuovo{suffix}@prospect.example"], subject="Nuovo"))
+            wait_for_lookup(bar)
+            box = bar.locator("[data-mtx=create-contact]")
+            box.wait_for(timeout=30000)
+            seen[preference] = box.is_checked()
+            page.close()
+    finally:
+        odoo_server.rpc("res.users", "write", [uid], {"mail_logging_create_contacts": True})
+    assert seen == {False: False, True: True}
+
+
+def test_r_the_settings_page_refuses_odoo_over_plain_http(gmail):
+    """The API key goes with every request: an Odoo address in http:// is refused, with the reason,
+    unless Odoo runs on this computer (the test's own Odoo is http://127.0.0.1)."""
+    options = gmail["options"]
+    options.reload()
+    saved = options.input_value("#odoo-url")
+    options.fill("#odoo-url", "http://odoo.example.com/")
+    options.click("button[type=submit] >> nth=0")
+    options.wait_for_selector("[data-mtx=connection-status].error", timeout=20000)
+    assert "https://" in options.inner_text("[data-mtx=connection-status]")
+    stored = gmail["worker"].evaluate("chrome.storage.local.get('odooUrl')")
+    assert stored["odooUrl"] == saved and saved.startswith("http://127.0.0.1")
+    options.fill("#odoo-url", saved)
+    options.click("button[type=submit] >> nth=0")
+    options.wait_for_selector("[data-mtx=connection-status].ok", timeout=20000)
 
 
 def test_the_extension_speaks_english_and_italian():

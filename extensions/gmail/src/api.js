@@ -18,14 +18,27 @@ export async function connection() {
     return { odooUrl, apiKey };
 }
 
-/** "https://odoo.example.com/" -> "https://odoo.example.com"; anything but an http(s) address -> "" */
+// the API key travels in every request: in clear text only to this machine itself
+const LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
+
+/**
+ * "https://odoo.example.com/" -> ``{url: "https://odoo.example.com"}``; ``{error: "not_https"}``
+ * for http: to another machine, ``{error: "bad_url"}`` for anything else.
+ */
 export function normalizeUrl(text) {
+    let url;
     try {
-        const url = new URL(text.trim());
-        return ["http:", "https:"].includes(url.protocol) ? url.origin + url.pathname.replace(/\/+$/, "") : "";
+        url = new URL(text.trim());
     } catch {
-        return "";
+        return { error: "bad_url" };
     }
+    if (url.protocol === "http:" && !LOCAL_HOSTS.includes(url.hostname)) {
+        return { error: "not_https" };
+    }
+    if (!["http:", "https:"].includes(url.protocol)) {
+        return { error: "bad_url" };
+    }
+    return { url: url.origin + url.pathname.replace(/\/+$/, "") };
 }
 
 /** The host permission the extension asks for to reach ``odooUrl`` (optional_host_permissions). */

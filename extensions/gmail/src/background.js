@@ -8,26 +8,43 @@ import { feedSentence } from "./runtime.js";
 const FEED_ALARM = "feed";
 const FEED_MINUTES = 1;
 const FEED_KEPT = 50;
+const SUMMARY_NOTIFICATION = "feed-summary";
 
+const GMAIL_ORIGIN = "https://mail.google.com";
+
+// who may ask what: "gmail", the content script in a Gmail tab; "page", the extension's own pages
+// (popup, settings). The content script runs inside a page the extension does not control.
 const HANDLERS = {
-    me: () => call("GET", "me"),
-    recipients: ({ query }) => call("POST", "recipients", query),
-    searchRecords: ({ query }) => call("POST", "records/search", query),
-    prepare: ({ send }) => call("POST", "send/prepare", send),
-    confirm: ({ send }) => call("POST", "send/confirm", send),
-    cancel: ({ send }) => call("POST", "send/cancel", send),
-    feed: () => refreshFeed({ notify: false }),
-    seeFeed: () => seeFeed(),
-    lists: () => call("GET", "lists"),
-    saveLists: ({ lists }) => call("PUT", "lists", lists),
+    me: { from: ["gmail", "page"], run: () => call("GET", "me") },
+    recipients: { from: ["gmail"], run: ({ query }) => call("POST", "recipients", query) },
+    searchRecords: { from: ["gmail"], run: ({ query }) => call("POST", "records/search", query) },
+    prepare: { from: ["gmail"], run: ({ send }) => call("POST", "send/prepare", send) },
+    confirm: { from: ["gmail"], run: ({ send }) => call("POST", "send/confirm", send) },
+    cancel: { from: ["gmail"], run: ({ send }) => call("POST", "send/cancel", send) },
+    feed: { from: ["page"], run: () => refreshFeed({ notify: false }) },
+    seeFeed: { from: ["page"], run: () => seeFeed() },
+    lists: { from: ["page"], run: () => call("GET", "lists") },
+    saveLists: { from: ["page"], run: ({ lists }) => call("PUT", "lists", lists) },
 };
+
+/** "page" for the extension's own pages, "gmail" for the content script in a Gmail tab, else null. */
+function senderKind(sender) {
+    if (sender.id !== chrome.runtime.id) {
+        return null;
+    }
+    if (sender.url?.startsWith(chrome.runtime.getURL(""))) { // the settings page opens in a tab
+        return "page";
+    }
+    const origin = sender.origin || (sender.url ? new URL(sender.url).origin : "");
+    return sender.tab && origin === GMAIL_ORIGIN ? "gmail" : null;
+}
 
 chrome.runtime.onMessage.addListener((message, sender, reply) => {
     const handler = HANDLERS[message?.type];
-    if (!handler || sender.id !== chrome.runtime.id) {
+    if (!handler || !handler.from.includes(senderKind(sender))) {
         return false;
     }
-    handler(message).then(
+    handler.run(message).then(
         (data) => reply({ ok: true, data }),
         (error) => reply({ ok: false, error: { code: error.code || "error", message: error.message } }),
     );
@@ -66,8 +83,18 @@ async function refreshFeed({ notify }) {
         .slice(0, FEED_KEPT);
     const unseen = notify && feedSince ? feedUnseen + fresh.length : feedUnseen;
     await chrome.storage.local.set({ feedSince: answer.next_since || answer.now || feedSince || "", feedEntries: entries, feedUnseen: unseen });
-    if (notify && feedSince) {
-        for (const entry of fresh.filter((candidate) => candidate.kind !== "sent").slice(0, 5)) {
+    const news = fresh.filter((candidate) => candidate.kind !== "sent");
+    if (notify && feedSince && answer.has_more) {
+        // more happened than one answer holds: one note that sends the user to the feed, rather
+        // than a few notes that look like everything
+        chrome.notifications.create(SUMMARY_NOTIFICATION, {
+            type: "basic",
+            iconUrl: "icons/icon128.png",
+            title: chrome.i18n.getMessage("feedSummary", [String(news.length)]),
+            message: chrome.i18n.getMessage("feedSummaryOpen"),
+        });
+    } else if (notify && feedSince) {
+        for (const entry of news.slice(0, 5)) {
             chrome.notifications.create(`feed-${entry.id}`, {
                 type: "basic",
                 iconUrl: "icons/icon128.png",
@@ -92,6 +119,19 @@ async function showUnseen(count) {
 }
 
 chrome.notifications?.onClicked.addListener(async (id) => {
+    if (id === SUMMARY_NOTIFICATION) {
+        // the feed is the popup (openPopup needs a focused window; Odoo's feed page otherwise)
+        const { feedUrl } = await chrome.storage.local.get("feedUrl");
+        try {
+            await chrome.action.openPopup();
+        } catch {
+            if (feedUrl) {
+                chrome.tabs.create({ url: feedUrl });
+            }
+        }
+        chrome.notifications.clear(id);
+        return;
+    }
     const { feedEntries = [] } = await chrome.storage.local.get("feedEntries");
     const entry = feedEntries.find((candidate) => `feed-${candidate.id}` === id);
     if (entry?.url) {

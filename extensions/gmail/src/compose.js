@@ -13,7 +13,13 @@ const SENT_WAIT_MS = 15000;
 const TOAST_MS = 10000;
 const SEARCHED_MODELS = ["res.partner", "crm.lead"];
 
+const MARK_CSS = `.dot { display: block; width: 8px; height: 8px; border-radius: 50%; background: #017e84; }`;
+const TOAST_CSS = `.toast { max-width: 480px; padding: 12px 16px; border-radius: 8px; background: #202124; color: #fff;
+  font: 14px/1.4 Roboto, Arial, sans-serif; box-shadow: 0 2px 8px rgba(0,0,0,.3); }
+.toast.error { background: #b3261e; }`;
+
 const bars = new Map(); // compose root -> ComposeBar
+const markers = new WeakMap(); // contact marker on a chip -> the dot in its closed shadow root
 let mePromise = null;
 
 /** GET me, once per page (again after a failure, e.g. before the settings were saved). */
@@ -33,13 +39,14 @@ class ComposeBar {
         this.subject = gmail.subjectOf(root);
         this.me = null;
         this.lookup = null; // the answer of POST recipients for the current addresses
-        this.lookupKey = "";
+        this.lookupKey = ""; // the recipients and switches of the lookup asked last
+        this.lookedUpKey = null; // those of ``this.lookup``, the answer shown
         this.lookupSeq = 0;
         this.track = false;
         this.log = false;
         this.added = new Map(); // records the user added in the picker
         this.dropped = new Set(); // pre-selected records the user removed
-        this.notCreated = new Set(); // new addresses the user does not want as contacts
+        this.createChoices = new Map(); // new address -> whether the user wants it as a contact
         this.sending = false;
         this.build();
         new MutationObserver(() => this.scheduleLookup()).observe(root, {
@@ -50,7 +57,8 @@ class ComposeBar {
 
     build() {
         this.host = h("div", { className: "mtx-compose", "data-mtx": "compose-bar" });
-        const shadow = this.host.attachShadow({ mode: "open" });
+        // closed: Gmail's page cannot read what Odoo says about the recipients
+        const shadow = this.host.attachShadow({ mode: "closed" });
         this.parts = {
             switches: h("div", { className: "switches" }),
             notices: h("div", { className: "notices" }),
@@ -130,9 +138,14 @@ class ComposeBar {
         return [...records.values()];
     }
 
+    /** Whether ``email`` is to become a contact: the user's choice, else their Odoo preference. */
+    createsContact(email) {
+        return this.createChoices.get(email) ?? this.me?.user?.create_contacts_default === true;
+    }
+
     newContacts() {
         return (this.lookup?.recipients || [])
-            .filter((recipient) => recipient.can_create_contact && !this.notCreated.has(recipient.email))
+            .filter((recipient) => recipient.can_create_contact && this.createsContact(recipient.email))
             .map((recipient) => recipient.email);
     }
 
@@ -143,17 +156,23 @@ class ComposeBar {
         this.lookupTimer = setTimeout(() => this.lookUp(), LOOKUP_DELAY_MS);
     }
 
-    async lookUp() {
-        if (!this.me || !this.root.isConnected) {
-            return;
-        }
+    /** The addresses and switches a lookup is for: ``{emails, switches, key}``. */
+    lookupQuery() {
         const { to, cc, bcc } = gmail.recipients(this.root);
         const emails = [...new Set([...to, ...cc, ...bcc])];
         const switches = this.trackingSwitches();
-        const key = JSON.stringify([emails, switches]);
-        if (key === this.lookupKey) {
+        return { emails, switches, key: JSON.stringify([emails, switches]) };
+    }
+
+    /** Ask Odoo about the current recipients; resolves with false when that failed. */
+    async lookUp() {
+        if (!this.me || !this.root.isConnected) {
+            return false;
+        }
+        const { emails, switches, key } = this.lookupQuery();
+        if (key === this.lookupKey && key === this.lookedUpKey) {
             this.markChips();
-            return;
+            return true;
         }
         this.lookupKey = key;
         const seq = ++this.lookupSeq;
@@ -164,16 +183,21 @@ class ComposeBar {
             } catch (error) {
                 this.lookupKey = "";
                 this.status(error.message, "error");
-                return;
+                return false;
             }
         }
         if (seq === this.lookupSeq) {
             this.lookup = lookup;
+            this.lookedUpKey = key;
             this.render();
         }
+        return true;
     }
 
-    /** A marker on each recipient chip whose address is an Odoo contact (kept through Gmail's re-renders). */
+    /**
+     * A marker on each recipient chip whose address is an Odoo contact (kept through Gmail's
+     * re-renders). Its name, company and title sit in a closed shadow root: Gmail's page sees a dot.
+     */
     markChips() {
         const byEmail = new Map((this.lookup?.recipients || []).map((recipient) => [recipient.email, recipient]));
         for (const chips of Object.values(gmail.recipientChips(this.root))) {
@@ -186,12 +210,18 @@ class ComposeBar {
                 }
                 const title = contact.company ? t("contactMarkCompany", contact.name, contact.company.name)
                     : t("contactMark", contact.name);
-                if (!marker) {
+                if (!marker || !markers.has(marker)) {
+                    marker?.remove();
                     marker = h("span", { className: "mtx-contact-mark", "data-mtx": "contact-mark" });
+                    const shadow = marker.attachShadow({ mode: "closed" });
+                    const dot = h("span", { className: "dot", role: "img" });
+                    shadow.append(h("style", { text: MARK_CSS }), dot);
+                    markers.set(marker, dot);
                     chip.append(marker);
                 }
-                marker.title = title;
-                marker.setAttribute("aria-label", title);
+                const dot = markers.get(marker);
+                dot.title = title;
+                dot.setAttribute("aria-label", title);
             }
         }
     }
@@ -325,14 +355,8 @@ class ComposeBar {
         this.parts.contacts.replaceChildren(...candidates.map((recipient) => h("label", { className: "new-contact" },
             h("input", {
                 type: "checkbox", "data-mtx": "create-contact", "data-email": recipient.email,
-                checked: !this.notCreated.has(recipient.email),
-                onchange: (event) => {
-                    if (event.target.checked) {
-                        this.notCreated.delete(recipient.email);
-                    } else {
-                        this.notCreated.add(recipient.email);
-                    }
-                },
+                checked: this.createsContact(recipient.email),
+                onchange: (event) => this.createChoices.set(recipient.email, event.target.checked),
             }),
             h("span", { text: t("createContact", recipient.email) }))));
     }
@@ -352,6 +376,17 @@ class ComposeBar {
         this.sending = true;
         this.render();
         this.status(t("statusPreparing"));
+        // recipients changed since the last lookup (Send within the lookup's delay): the records
+        // and contacts must be those of the recipients Gmail sends to, so ask Odoo again first
+        if (this.lookupQuery().key !== this.lookedUpKey) {
+            clearTimeout(this.lookupTimer);
+            this.lookupKey = "";
+            if (!(await this.lookUp())) {
+                this.sending = false;
+                this.render();
+                return;
+            }
+        }
         const body = gmail.bodyOf(this.root);
         const original = body.innerHTML;
         const addresses = gmail.recipients(this.root);
@@ -415,10 +450,13 @@ function confirmedSentence(prepared, confirmed) {
     return parts.join(" ") || t("toastSent");
 }
 
+/** A note at the bottom of Gmail's page; its text (record names) in a closed shadow root. */
 function toast(text, kind) {
-    const element = h("div", { className: `mtx-toast ${kind}`, "data-mtx": "toast", role: "status", text });
-    document.body.append(element);
-    setTimeout(() => element.remove(), TOAST_MS);
+    const host = h("div", { className: "mtx-toast-host", "data-mtx": "toast" });
+    host.attachShadow({ mode: "closed" }).append(h("style", { text: TOAST_CSS }),
+        h("div", { className: `toast ${kind}`, role: "status", text }));
+    document.body.append(host);
+    setTimeout(() => host.remove(), TOAST_MS);
 }
 
 /** Whether Gmail took the email: its compose window closes (the subject field leaves the page). */
@@ -460,7 +498,9 @@ function barOf(element) {
 }
 
 function catchSend(event) {
-    if (releasing) {
+    // only the user's own click or key: a script of Gmail's page cannot make the extension send
+    // through Odoo (its synthetic events go to Gmail untouched, as without the extension)
+    if (releasing || !event.isTrusted) {
         return;
     }
     const keyboardSend = event.type === "keydown" && (
@@ -500,12 +540,8 @@ function attachToComposeWindows() {
 }
 
 document.head.append(h("style", { text: `
-.mtx-contact-mark { display: inline-block; width: 8px; height: 8px; margin: 0 4px; border-radius: 50%;
-  background: #017e84; vertical-align: middle; }
-.mtx-toast { position: fixed; left: 24px; bottom: 24px; z-index: 2147483647; max-width: 480px; padding: 12px 16px;
-  border-radius: 8px; background: #202124; color: #fff; font: 14px/1.4 Roboto, Arial, sans-serif;
-  box-shadow: 0 2px 8px rgba(0,0,0,.3); }
-.mtx-toast.error { background: #b3261e; }` }));
+.mtx-contact-mark { display: inline-block; margin: 0 4px; vertical-align: middle; }
+.mtx-toast-host { position: fixed; left: 24px; bottom: 24px; z-index: 2147483647; }` }));
 let pending = false;
 new MutationObserver(() => {
     if (!pending) {

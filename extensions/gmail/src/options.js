@@ -15,10 +15,10 @@ const lines = (text) => [...new Set(text.split(/[\s,;]+/).map((line) => line.tri
 async function saveConnection(event) {
     event.preventDefault();
     const status = $("connection-status");
-    const odooUrl = normalizeUrl($("odoo-url").value);
+    const { url: odooUrl, error } = normalizeUrl($("odoo-url").value);
     const apiKey = $("api-key").value.trim();
-    if (!odooUrl) {
-        say(status, t("optionsBadUrl"), "error");
+    if (error) {
+        say(status, error === "not_https" ? t("optionsNotHttps") : t("optionsBadUrl"), "error");
         return;
     }
     // the browser asks the user once for this Odoo (no other site is ever reachable)
