@@ -59,7 +59,8 @@ class MailTrackingApiController(http.Controller):
             # refused before it is read when it says its size (one without is read up to Odoo's limit)
             if (request.httprequest.content_length or 0) > api._max_request_bytes():
                 raise api._too_large_error()
-            params = api._parse_body(request.httprequest.get_data(cache=False))
+            # cached: after a serialization failure Odoo runs the request again, its stream already read
+            params = api._parse_body(request.httprequest.get_data())
         else:
             params = request.httprequest.args.to_dict()
         return request.make_json_response(getattr(api, method)(params), headers=NO_STORE)

@@ -226,29 +226,38 @@ class MailMail(models.Model):
         tracked email of ``author_user`` under ``company``'s rules tracks:
         ``(personal, shared)``, the entries that get a copy of their own, and
         those that share one anonymous pixel (P1, with anonymous opens).
-        Never: an address on a never-track list (T10), a contact who refused
-        tracking, also when their address is among raw ones (P2), users."""
+        Never: an address on a never-track list (T10), an address a contact
+        refused tracking for, whichever contact or raw address it is sent as
+        (P2, ``_mail_tracking_refused_emails``), users."""
         all_emails = {email for values in entries for email in values["email_to_normalized"]}
         excluded = self.env["mail.address.exclusion"]._excluded_emails(all_emails, author_user, company)
-        # sudo: a contact's refusal holds whoever writes to their address
-        raw_emails = {email for values in entries if not values["partner_id"]
-                      for email in values["email_to_normalized"]}
-        refused = set(self.env["res.partner"].sudo().search_fetch(
-            [("email_normalized", "in", list(raw_emails)), ("do_not_track", "=", True)], ["email_normalized"],
-        ).mapped("email_normalized")) if raw_emails else set()
+        refused = self._mail_tracking_refused_emails(all_emails)
         personal, shared = [], []
         for values in entries:
             partner = values["partner_id"]
             if (not values["email_to_normalized"] or not values["body"]
                     or excluded.intersection(values["email_to_normalized"])
                     or (partner and (not partner.partner_share or partner.do_not_track))
-                    or (not partner and refused.intersection(values["email_to_normalized"]))):
+                    or refused.intersection(values["email_to_normalized"])):
                 continue
             if partner._is_individually_trackable(company) if partner else not company.mail_tracking_privacy:
                 personal.append(values)
             elif company.mail_tracking_anonymous_opens and track_opens:
                 shared.append(values)
         return personal, shared
+
+    @api.model
+    def _mail_tracking_refused_emails(self, emails):
+        """The addresses among ``emails`` (normalized) a contact refused
+        tracking for (P2). A refusal holds whoever writes to the address: for
+        every contact of it and for it typed as a raw address, archived
+        contacts' refusals included."""
+        if not emails:
+            return set()
+        # sudo: also the refusals of contacts the author cannot read
+        return set(self.env["res.partner"].sudo().with_context(active_test=False).search_fetch(
+            [("email_normalized", "in", list(emails)), ("do_not_track", "=", True)], ["email_normalized"],
+        ).mapped("email_normalized"))
 
     def _optout_link_html(self, partner, url):
         label = self.with_context(lang=partner.lang).env._("Stop tracking my activity on these emails")

@@ -34,6 +34,8 @@ FEED_LIMIT_MAX = 100
 # How far back the next poll of the feed looks again: lines committed after this poll but dated before
 FEED_OVERLAP = timedelta(minutes=2)
 SEARCH_LIMIT_MAX = 50
+# The longest address string read: a header line's limit (RFC 5322)
+MAX_ADDRESS_CHARS = 998
 # The pixel in a body the send path tracked
 PIXEL_URL = re.compile(r'[^"\'\s<>]*/email-tracking/open/[A-Za-z0-9_-]+\.gif')
 # The personal lists of mail.address.exclusion, by their names in the API (T10, L5).
@@ -163,7 +165,7 @@ class MailTrackingApi(models.AbstractModel):
             raise self._too_large_error()
         try:
             params = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             params = None
         if not isinstance(params, dict):
             raise self._error(400, "invalid_json", self.env._("The request's body must be a JSON object."))
@@ -187,11 +189,16 @@ class MailTrackingApi(models.AbstractModel):
     def _param_addresses(self, params, name, required=False):
         """``[(name, normalized email)]`` of a list of address strings."""
         values = self._param(params, name, list, required=required, default=[])
+        # what costs is checked before any parsing: the list's length, each string's
+        self._check_address_count(values, name)
         addresses = []
         for value in values:
             if not isinstance(value, str):
                 raise self._error(400, "invalid_field", self.env._(
                     "“%(field)s” must be a list of email addresses.", field=name), name)
+            if len(value) > MAX_ADDRESS_CHARS:
+                raise self._error(400, "invalid_email", self.env._(
+                    "“%(address)s…” is not an email address.", address=value[:200]), name)
             found = [(display, email_normalize(email)) for display, email in email_split_tuples(value)
                      if email_normalize(email)]
             if not found:
@@ -213,6 +220,15 @@ class MailTrackingApi(models.AbstractModel):
                 limit=MAX_ADDRESSES, count=len(addresses)), field)
 
     @api.model
+    def _check_post_access(self, record, field):
+        """The user may post on ``record``, as Odoo's own posting asks: the
+        email becomes one of its messages (403 otherwise)."""
+        mode = getattr(record, "_mail_post_access", "write")
+        if not record.with_env(self.env).has_access(mode):
+            raise self._error(403, "forbidden", self.env._(
+                "You may not post on “%(record)s”.", record=record.with_env(self.env).display_name), field)
+
+    @api.model
     def _param_records(self, params, name):
         """The records of a list of ``{"model", "id"}``, checked: each exists,
         the user can read it (else 404, the same whether it exists or not),
@@ -227,8 +243,7 @@ class MailTrackingApi(models.AbstractModel):
             if not isinstance(model, str) or not isinstance(res_id, int) or isinstance(res_id, bool) or res_id <= 0:
                 raise self._error(400, "invalid_field", self.env._(
                     "“%(field)s” must be a list of {\"model\": …, \"id\": …}.", field=name), name)
-            if model not in self.env or model == "mail.logging.request" \
-                    or not isinstance(self.env[model], self.pool["mail.thread"]) or self.env[model]._transient:
+            if model not in self._picker_models():
                 raise self._error(400, "invalid_record", self.env._(
                     "Emails cannot be logged on records of “%(model)s”.", model=model[:100]), name)
             record = self.env[model].browse(res_id).exists()._filtered_access("read")
@@ -300,7 +315,8 @@ class MailTrackingApi(models.AbstractModel):
             "api_version": API_VERSION,
             "odoo_version": release.series,
             "user": {"id": user.id, "name": user.name, "email": user.email_normalized or user.email or None,
-                     "lang": user.lang, "tz": user.tz or None},
+                     "lang": user.lang, "tz": user.tz or None,
+                     "create_contacts_default": bool(user.mail_logging_create_contacts)},
             "company": {"id": company.id, "name": company.name},
             "tracking_allowed": company.mail_tracking_allowed,
             "switches": self._switches_json(company),
@@ -330,23 +346,41 @@ class MailTrackingApi(models.AbstractModel):
         names = {}
         for name, email in addresses:
             names.setdefault(email, name)
-        colleagues = {email for email in emails
-                      if email in own or self.env["res.users"]._find_by_sender_email(email)}
+        colleagues = set(emails) & (own | self._colleague_emails(emails))
         # the oldest contact of an address, as logging picks it; sudo: the rules hold for every contact
         contacts = {}
         for partner in self.env["res.partner"].sudo().search([("email_normalized", "in", emails)], order="id desc"):
             contacts[partner.email_normalized] = partner
-        refusing = set(self.env["res.partner"].sudo().search(
-            [("email_normalized", "in", emails), ("do_not_track", "=", True)]).mapped("email_normalized"))
+        # what may be said of a contact by name: only of one the user can read (P4)
+        readable = self.env["res.partner"].union(*contacts.values()).with_env(self.env)._filtered_access("read")
         Exclusion = self.env["mail.address.exclusion"]
         return {
             "emails": emails, "names": names, "colleagues": colleagues, "contacts": contacts,
-            "refusing": refusing, "external": [email for email in emails if email not in colleagues],
+            "readable": set(readable.mapped("email_normalized")),
+            "refusing": self.env["mail.mail"]._mail_tracking_refused_emails(emails),
+            "external": [email for email in emails if email not in colleagues],
             # the user's own addresses too: a copy to oneself carries the pixel as well
             "recipients": emails,
             "never_track": Exclusion._excluded_emails(set(emails), user, company),
             "never_log": Exclusion._excluded_emails(set(emails), user, company, scope="log"),
         }
+
+    @api.model
+    def _colleague_emails(self, emails):
+        """The addresses among ``emails`` internal users send from (L4), in
+        one look-up for the request."""
+        Users = self.env["res.users"].sudo()
+        users = Users.search([("share", "=", False), "|", ("email_normalized", "in", list(emails)),
+                              ("mail_logging_sender_emails", "!=", False)])
+        return {email for user in users for email in user._mail_logging_sender_emails()} & set(emails)
+
+    @api.model
+    def _contact_name(self, audience, email):
+        """How the answers name the contact of ``email``: by name if the user
+        can read them, else by the address the user typed (P4)."""
+        if email in audience["readable"]:
+            return audience["contacts"][email].with_env(self.env).display_name
+        return email
 
     @api.model
     def _entries(self, audience, body):
@@ -364,23 +398,28 @@ class MailTrackingApi(models.AbstractModel):
 
     @api.model
     def _untracked_reason(self, audience, email, company):
-        """Why an address is not tracked on its own, as ``(code, sentence)``, or ``(None, None)``."""
+        """Why an address is not tracked on its own, as ``(code, sentence)``,
+        or ``(None, None)``: whether it is, is the send path's answer
+        (``mail.mail._mail_tracking_audience``) for an email to it alone."""
         contact = audience["contacts"].get(email)
-        name = contact.display_name if contact else email
+        name = self._contact_name(audience, email)
         if email in audience["colleagues"]:
             return "colleague", self.env._("%(email)s is a colleague: colleagues are never tracked.", email=email)
+        entry = {"partner_id": contact or self.env["res.partner"], "email_to_normalized": [email],
+                 "body": "…", "headers": {}}
+        personal, _shared = self.env["mail.mail"]._mail_tracking_audience([entry], self.env.user, company, True)
+        if personal:
+            return None, None
         if email in audience["never_track"]:
             return "never_track", self.env._("%(email)s is on a never-track list.", email=email)
         if email in audience["refusing"]:
             return "do_not_track", self.env._("%(name)s refused tracking (Do Not Track).", name=name)
-        if contact and not contact._is_individually_trackable(company):
+        if contact:
             return "no_legal_basis", self.env._(
                 "%(name)s has no legal basis for processing that allows tracking.", name=name)
-        if not contact and company.mail_tracking_privacy:
-            return "not_a_contact", self.env._(
-                "%(email)s is not a contact: with data privacy on, only contacts with a legal basis are tracked.",
-                email=email)
-        return None, None
+        return "not_a_contact", self.env._(
+            "%(email)s is not a contact: with data privacy on, only contacts with a legal basis are tracked.",
+            email=email)
 
     @api.model
     def _tracking_json(self, audience, company, track_opens, track_clicks, copies=None, empty_body=False):
@@ -408,11 +447,9 @@ class MailTrackingApi(models.AbstractModel):
                 "Only the email's opens are counted, anonymously: data privacy allows no personal tracking "
                 "of its recipients.")}
         if tracked and len(audience["recipients"]) == 1:
-            email = audience["external"][0]
-            contact = audience["contacts"].get(email)
             return {"mode": "personal", "opens": track_opens, "clicks": track_clicks, "message": self.env._(
                 "%(name)s gets a pixel and links of their own: their opens and clicks are recorded as theirs.",
-                name=contact.display_name if contact else email)}
+                name=self._contact_name(audience, audience["external"][0]))}
         if tracked:
             return {"mode": "shared", "opens": track_opens, "clicks": track_clicks, "message": self.env._(
                 "Gmail sends one message to all %(count)s recipients: its opens and clicks are counted for the "
@@ -423,8 +460,7 @@ class MailTrackingApi(models.AbstractModel):
             reason = self._untracked_reason(audience, audience["external"][0], company)[1]
             return dict(none, message=self.env._("Not tracked: %(reason)s", reason=reason) if reason
                         else self.env._("Not tracked: there is nothing to track in this email."))
-        blocking = [audience["contacts"][email].display_name if email in audience["contacts"] else email
-                    for email in audience["external"]
+        blocking = [self._contact_name(audience, email) for email in audience["external"]
                     if email in audience["never_track"] or email in audience["refusing"]]
         if blocking:
             return dict(none, message=self.env._(
@@ -559,6 +595,9 @@ class MailTrackingApi(models.AbstractModel):
         # what the composer would log on: never-log contacts are dropped (L5)
         records = self.env["mail.message.association"]._chosen_records(
             [(record._name, record.id) for recordset in records or [] for record in recordset]) if log_email else []
+        if records:
+            # the first is the email's home: it is posted there
+            self._check_post_access(records[0], "records")
 
         if not track_opens and not track_clicks and not log_email:
             return {"send_id": None, "body_html": body, "pixel_url": None, "log_email": False, "records": [],
@@ -665,8 +704,16 @@ class MailTrackingApi(models.AbstractModel):
             Association = self.env["mail.message.association"]
             Request = self.env["mail.logging.request"]
             records = Association._chosen_records(send.record_refs or [])
-            if send.contacts_to_create:
-                partners, created = Request._contacts_for(send.contacts_to_create, user, True)
+            if records:
+                # what the user may do changed since the preparation, perhaps
+                self._check_post_access(records[0], "send_id")
+            # an address put on a never-log list since the preparation is no contact either (L5)
+            never_log = self.env["mail.address.exclusion"]._excluded_emails(
+                set(send.contacts_to_create or {}), user, self._company(), scope="log")
+            to_create = {email: name for email, name in (send.contacts_to_create or {}).items()
+                         if email not in never_log}
+            if to_create:
+                partners, created = Request._contacts_for(to_create, user, True)
                 records += Association._chosen_records([("res.partner", partner.id) for partner in partners])
             if records:
                 message_values, left_out = Request._logged_message_values(
@@ -759,9 +806,11 @@ class MailTrackingApi(models.AbstractModel):
                 since_date = since_date.astimezone(timezone.utc).replace(tzinfo=None)
             domain.append(("date", ">=", since_date))
         # sudo: the author sees their own emails' engagement (P4), as the feed's counter
-        lines = self.env["mail.tracked.engagement"].sudo().search(domain, order="date desc, id desc", limit=limit)
+        lines = self.env["mail.tracked.engagement"].sudo().search(
+            domain, order="date desc, id desc", limit=limit + 1)
+        has_more = len(lines) > limit
         entries = []
-        for line in lines:
+        for line in lines[:limit]:
             recipient = line.recipient_id
             if line.model and line.res_id:
                 url = self._record_url(line.model, line.res_id)
@@ -784,7 +833,7 @@ class MailTrackingApi(models.AbstractModel):
             })
         now = fields.Datetime.now()
         # an event is dated when it happens and seen when its transaction commits, a moment later
-        return {"entries": entries, "now": _utc(now), "next_since": _utc(now - FEED_OVERLAP)}
+        return {"entries": entries, "has_more": has_more, "now": _utc(now), "next_since": _utc(now - FEED_OVERLAP)}
 
     # ------------------------------------------------------------
     # Personal never-track and never-log lists (GET/PUT lists, T10, L5)

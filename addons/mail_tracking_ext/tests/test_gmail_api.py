@@ -6,13 +6,15 @@ of the body the API prepared as a recipient's mail client would, and read what O
 import base64
 import json
 import re
-from datetime import timedelta
-from unittest.mock import patch
+import threading
+import time
+from datetime import datetime, timedelta
+from unittest.mock import ANY, patch
 
 from markupsafe import Markup
 
 from odoo import fields
-from odoo.tests import new_test_user, tagged
+from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..models.mail_tracking_api import MailTrackingApi
@@ -210,9 +212,105 @@ class TestGmailApi(TrackingCase):
         self.env["ir.config_parameter"].sudo().set_param(RATE_LIMIT_PARAMETER, "0")
         self.assertEqual(self.call("GET", "me").status_code, 200)
 
+    def test_r_retried_request_reads_its_body_again(self):
+        """Odoo runs a request again after a serialization failure (``retrying``): the second run
+        reads the same body. PostgreSQL raises the failure in the API's method, as a concurrent
+        update would."""
+        original = MailTrackingApi._api_recipients
+        runs = []
+
+        def fails_once(api, params):
+            runs.append(params)
+            if len(runs) == 1:
+                api.env.cr.execute("DO $$ BEGIN RAISE EXCEPTION 'concurrent update' USING ERRCODE = "
+                                   "'serialization_failure'; END $$")
+            return original(api, params)
+
+        with patch.object(MailTrackingApi, "_api_recipients", fails_once):
+            response = self.call("POST", "recipients", {"emails": ["anna@customer.example"]})
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(len(runs), 2)
+        self.assertEqual(response.json()["recipients"][0]["contact"]["id"], self.anna.id)
+
+    def test_r_costly_requests_are_refused_before_they_are_read(self):
+        nested = "[" * 100000 + "]" * 100000
+        self.assert_error(self.call("POST", "recipients", data=nested, headers={"Content-Type": "application/json"}),
+                          400, "invalid_json")
+        self.assert_error(self.call("POST", "recipients", data='{"emails": ' + nested + "}",
+                                    headers={"Content-Type": "application/json"}), 400, "invalid_json")
+        huge = "x" * (1024 * 1024) + "@big.example"
+        error = self.assert_error(self.call("POST", "recipients", {"emails": [huge]}), 400, "invalid_email", "emails")
+        self.assertLess(len(error["message"]), 400)
+        self.assert_error(self.call("POST", "send/prepare", {"body_html": "<p>x</p>", "to": [huge]}),
+                          400, "invalid_email", "to")
+        self.assert_error(self.call("POST", "send/prepare", {"body_html": "<p>x</p>",
+                                                             "cc": ["not parsed"] * 101}),
+                          400, "too_many_addresses", "cc")
+        # an address of 998 characters is still one
+        long_address = "x" * (998 - len("@long.example")) + "@long.example"
+        self.assertEqual(self.call("POST", "recipients", {"emails": [long_address]}).status_code, 200)
+
+    def test_me_create_contacts_default_is_the_users_preference(self):
+        for preference in (True, False):
+            self.salesperson.mail_logging_create_contacts = preference
+            self.assertIs(self.call("GET", "me").json()["user"]["create_contacts_default"], preference)
+
     # ------------------------------------------------------------
     # Recipients: contacts, records, who is tracked and why not
     # ------------------------------------------------------------
+
+    def test_p4_contacts_the_user_cannot_read_are_named_by_their_address(self):
+        """Contacts of another company: Sara cannot read them, the answers do not name them."""
+        other = self.env["res.company"].create({"name": "Other Co"})
+        self.env["res.partner"].create([
+            {"name": "Hidden Hannah", "email": "hannah@other.example", "company_id": other.id,
+             "do_not_track": True},
+            {"name": "Secret Sam", "email": "sam@other.example", "company_id": other.id},
+        ])
+        response = self.call("POST", "recipients", {"emails": ["hannah@other.example"]})
+        hannah = response.json()["recipients"][0]
+        self.assertIsNone(hannah["contact"])
+        self.assertEqual(hannah["untracked_reason"], "do_not_track")
+        self.assertIn("hannah@other.example", hannah["untracked_message"])
+        self.assertNotIn("Hannah", response.text)
+        response = self.call("POST", "recipients", {"emails": ["anna@customer.example", "hannah@other.example"]})
+        result = response.json()
+        self.assertEqual(result["tracking"]["mode"], "none")
+        self.assertIn("hannah@other.example", result["tracking"]["message"])
+        self.assertIn("hannah@other.example", result["switches"]["track_opens"]["disabled_reason"])
+        self.assertNotIn("Hannah", response.text)
+        prepared = self.prepare(to=["hannah@other.example"])
+        self.assertEqual(prepared["tracking"]["mode"], "none")
+        self.assertNotIn("Hannah", json.dumps(prepared))
+        response = self.call("POST", "recipients", {"emails": ["sam@other.example"]})
+        self.assertEqual(response.json()["tracking"]["mode"], "personal")
+        self.assertIn("sam@other.example", response.json()["tracking"]["message"])
+        self.assertNotIn("Secret Sam", response.text)
+        # with data privacy on: no legal basis, still by address
+        self.env.company.mail_tracking_privacy = True
+        response = self.call("POST", "recipients", {"emails": ["sam@other.example"]})
+        self.assertEqual(response.json()["recipients"][0]["untracked_reason"], "no_legal_basis")
+        self.assertNotIn("Secret Sam", response.text)
+
+    def test_p2_two_contacts_of_one_address_one_refused_one_rule_everywhere(self):
+        """Eve has two contacts; the newer refused tracking. Recipients, prepare and Odoo's own
+        send path agree: her address is not tracked, whichever contact it is sent as; an archived
+        contact's refusal holds too."""
+        eve = self.env["res.partner"].create({"name": "Eve First", "email": "eve@shared.example"})
+        refused = self.env["res.partner"].create(
+            {"name": "Eve Refused", "email": "Eve <eve@shared.example>", "do_not_track": True})
+        for archived in (False, True):
+            refused.active = not archived
+            recipient = self.call("POST", "recipients", {"emails": ["eve@shared.example"]}).json()["recipients"][0]
+            self.assertEqual(recipient["contact"]["id"], eve.id, "the oldest contact, as logging picks it")
+            self.assertEqual((recipient["trackable"], recipient["untracked_reason"]), (False, "do_not_track"))
+            prepared = self.prepare(to=["eve@shared.example"])
+            self.assertEqual((prepared["tracking"]["mode"], prepared["body_html"], prepared["send_id"]),
+                             ("none", BODY, None), f"archived: {archived}")
+            message = self.post_email(eve, Markup(BODY))
+            outgoing = self.outgoing(message)
+            self.assertNotIn("/email-tracking/", outgoing["eve@shared.example"]["body"])
+            self.assertFalse(self.tracked(message))
 
     def test_recipients_contact_opportunities_and_why_not_tracked(self):
         self.env["mail.address.exclusion"].with_user(self.salesperson).create(
@@ -509,6 +607,55 @@ class TestGmailApi(TrackingCase):
         self.assertEqual([record["id"] for record in found], [self.lead.id])
         self.assertFalse(self.env["mail.tracking.api.send"].sudo().search([]))
 
+    def test_p4_logged_only_on_the_pickers_models_and_where_the_user_may_post(self):
+        """The email is posted on the first record: as in Odoo, only where its author may post
+        (write). A global rule makes one of Sara's opportunities read-only, as a company may."""
+        team = self.env["crm.team"].search([], limit=1)
+        self.assertTrue(team.with_user(self.salesperson).has_access("read"))
+        for record in ({"model": "crm.team", "id": team.id}, {"model": "res.users", "id": self.salesperson.id}):
+            self.assert_error(self.call("POST", "send/prepare", {
+                "body_html": BODY, "to": ["anna@customer.example"], "log_email": True, "records": [record]}),
+                400, "invalid_record", "records")
+        locked = self.env["crm.lead"].create({"name": "Locked deal", "type": "opportunity",
+                                              "user_id": self.salesperson.id, "partner_id": self.anna.id})
+        self.env["ir.rule"].create({
+            "name": "Locked deals are read-only", "model_id": self.env["ir.model"]._get_id("crm.lead"),
+            "domain_force": "[('name', '!=', 'Locked deal')]",
+            "perm_read": False, "perm_write": True, "perm_create": False, "perm_unlink": False})
+        self.assertTrue(locked.with_user(self.salesperson).has_access("read"))
+        self.assert_error(self.call("POST", "send/prepare", {
+            "body_html": BODY, "to": ["anna@customer.example"], "log_email": True,
+            "records": [{"model": "crm.lead", "id": locked.id}]}), 403, "forbidden", "records")
+        self.assertFalse(self.env["mail.tracking.api.send"].sudo().search([]))
+        # on the contact, associated with the read-only deal: the contact's timeline holds it
+        prepared = self.prepare(log_email=True, records=[{"model": "res.partner", "id": self.anna.id},
+                                                         {"model": "crm.lead", "id": locked.id}])
+        message = self.env["mail.message"].sudo().browse(self.confirm(prepared["send_id"])["message"]["id"])
+        self.assertEqual((message.model, message.res_id), ("res.partner", self.anna.id))
+
+    def test_l5_never_log_address_added_before_confirm_is_no_contact(self):
+        prepared = self.prepare(cc=["Nina New <nina@prospect.example>"], log_email=True,
+                                records=[{"model": "res.partner", "id": self.anna.id}],
+                                create_contacts=["nina@prospect.example"])
+        self.call("PUT", "lists", {"never_log": ["prospect.example"]})
+        confirmed = self.confirm(prepared["send_id"])
+        self.assertEqual(confirmed["created_contacts"], [])
+        self.assertFalse(self.env["res.partner"].search([("email_normalized", "=", "nina@prospect.example")]))
+        self.assertEqual([(r["model"], r["id"]) for r in confirmed["logged_on"]], [("res.partner", self.anna.id)])
+
+    def test_n2_feed_says_when_more_happened_than_it_answers(self):
+        for _send in range(3):
+            self.confirm(self.prepare()["send_id"])
+        page = self.call("GET", "feed?limit=2").json()
+        self.assertEqual(([entry["kind"] for entry in page["entries"]], page["has_more"]), (["sent", "sent"], True))
+        page = self.call("GET", "feed?limit=3").json()
+        self.assertEqual((len(page["entries"]), page["has_more"]), (3, False))
+        # after `since`: the three at or after the oldest, none after the newest
+        self.assertTrue(self.call("GET", f"feed?limit=2&since={page['entries'][2]['date']}").json()["has_more"])
+        later = (fields.Datetime.now() + timedelta(minutes=5)).isoformat() + "Z"
+        self.assertEqual(self.call("GET", f"feed?limit=2&since={later}").json(), {
+            "entries": [], "has_more": False, **{key: ANY for key in ("now", "next_since")}})
+
     # ------------------------------------------------------------
     # Prepared sends: another user's, replayed, cancelled, expired
     # ------------------------------------------------------------
@@ -564,3 +711,51 @@ class TestGmailApi(TrackingCase):
         self.assertEqual(len(self.salesperson.mail_tracking_exclusion_ids), 2, "the list not sent is kept")
         # a colleague's lists are theirs
         self.assertEqual(self.call("GET", "lists", key=self.api_key(self.colleague)).json()["never_track"], [])
+
+
+@tagged("post_install", "-at_install")
+class TestGmailApiRateLimitConcurrency(TransactionCase):
+    """The rate limit's counter under real concurrency: in a TransactionCase the registry's
+    cursors are real ones, each its own PostgreSQL transaction (not the test's), so two requests
+    counted at once meet as in production. Its rows, for the administrator and a minute of the
+    year 2000, are committed, and deleted at the end."""
+
+    def setUp(self):
+        super().setUp()
+        self.user = self.env.ref("base.user_admin")
+        self.minute = datetime(2000, 1, 1, 0, 0)
+        self.forget_counts()
+        self.addCleanup(self.forget_counts)
+
+    def forget_counts(self):
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM mail_tracking_api_usage WHERE minute < '2000-01-02'")
+
+    def test_r_two_requests_at_once_both_count(self):
+        Usage = self.env["mail.tracking.api.usage"]
+        answers = []
+        with patch.object(type(Usage), "_rate_limit", return_value=1), self.registry.cursor() as first:
+            # a first request counted, its transaction not committed yet
+            first.execute("INSERT INTO mail_tracking_api_usage (user_id, minute, count) VALUES (%s, %s, 1)",
+                          [self.user.id, self.minute])
+            second = threading.Thread(target=lambda: answers.append(
+                Usage._count_request(self.user, self.minute + timedelta(seconds=30))))
+            second.start()
+            time.sleep(1)
+            self.assertTrue(second.is_alive(), "the second request waits for the first's row")
+            first.commit()
+            second.join(30)
+        self.assertEqual(len(answers), 1, "the second request was answered")
+        self.assertIsNotNone(answers[0], "over the limit of 1: the second request is refused, not let through")
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT count FROM mail_tracking_api_usage WHERE user_id = %s AND minute = %s",
+                       [self.user.id, self.minute])
+            self.assertEqual(cr.fetchone()[0], 2, "both requests counted")
+
+    def test_r_a_request_that_cannot_be_counted_is_refused(self):
+        """A database error while counting (here: a user the counter's row cannot refer to)."""
+        Usage = self.env["mail.tracking.api.usage"]
+        with patch.object(type(Usage), "_rate_limit", return_value=100), mute_logger(
+                "odoo.sql_db", "odoo.addons.mail_tracking_ext.models.mail_tracking_api_usage"):
+            self.assertGreaterEqual(Usage._count_request(self.env["res.users"].browse(2 ** 31 - 1),
+                                                         self.minute + timedelta(seconds=1)), 1)
