@@ -61,6 +61,7 @@ GMAIL = "https://mail.google.com/mail/u/0/"
 # pictures for review: MTX_GMAIL_SCREENSHOTS=extensions/gmail/screenshots to refresh the README's
 SCREENSHOTS = os.environ.get("MTX_GMAIL_SCREENSHOTS") or os.path.join(rt.REPO_ROOT, ".screenshots", "gmail")
 OFFER_URL = "https://shop.example/offerta?q=gmail"
+REFUSED = "[Gmail refuses]"
 BODY = f'<div>Buongiorno Anna,</div><div>ecco la <a href="{OFFER_URL}">nostra offerta</a>.</div>'
 
 
@@ -115,6 +116,9 @@ class GmailStandIn:
 
             def do_POST(self):  # noqa: N802
                 email = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if REFUSED in email["subject"]:  # Gmail refuses to send, its window stays open
+                    self.answer(400, b"refused", "text/plain")
+                    return
                 try:
                     message_id = stand_in.deliver(email)
                 except (smtplib.SMTPException, OSError) as exc:
@@ -743,6 +747,27 @@ def test_l2_send_right_after_changing_the_recipient_logs_on_the_new_ones(
     assert ("res.partner", crm["bruno"]) in logged_on, logged_on
     assert not logged_on & {("res.partner", crm["anna"]), ("res.partner", customers["company"]),
                             ("crm.lead", crm["lead"])}, logged_on
+    page.close()
+
+
+def test_l_closed_as_draft_after_gmail_refused_is_neither_logged_nor_tracked(
+        odoo_server, crm, customers, gmail):
+    """Gmail refuses the email Odoo prepared (its window stays open) and the user closes the window:
+    Gmail keeps a draft with the user's own body (no pixel, the original link) and Odoo logs nothing."""
+    subject = f"{REFUSED} Bozza {uuid.uuid4().hex[:6]}"
+    page = gmail["context"].new_page()
+    page.goto(GMAIL)
+    dialog = compose(page, to=[customers["anna_email"]], subject=subject)
+    wait_for_lookup(bar_of(dialog), expected_records=3)
+    dialog.locator(".aoO").click()
+    page.wait_for_function("() => document.getElementById('notice').textContent.includes('could not send')",
+                           timeout=30000)
+    assert PIXEL.search(dialog.locator("[g_editable]").inner_html()), "Gmail holds the prepared body"
+    dialog.locator(".Ha").click()
+    draft = page.wait_for_function("() => window.lastDraft", timeout=10000).json_value()
+    assert not PIXEL.search(draft["html"]) and OFFER_URL in draft["html"], draft
+    page.wait_for_timeout(2000)
+    assert rpc_as(odoo_server, crm, "mail.message", "search_count", [("subject", "=", subject)]) == 0
     page.close()
 
 

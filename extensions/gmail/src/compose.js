@@ -48,6 +48,7 @@ class ComposeBar {
         this.dropped = new Set(); // pre-selected records the user removed
         this.createChoices = new Map(); // new address -> whether the user wants it as a contact
         this.sending = false;
+        this.draftClosed = null; // set while Gmail holds a prepared body: what the user's close does
         this.build();
         new MutationObserver(() => this.scheduleLookup()).observe(root, {
             childList: true, subtree: true, attributes: true, attributeFilter: ["data-hovercard-id", "email"],
@@ -416,8 +417,21 @@ class ComposeBar {
             return;
         }
         body.innerHTML = prepared.body_html;
+        let closedAsDraft = false;
+        // Gmail kept the window (it refused to send) and the user closes it: a draft, not a send;
+        // the draft keeps the user's own body, and Odoo forgets the prepared send
+        this.draftClosed = () => {
+            closedAsDraft = true;
+            body.innerHTML = original;
+        };
         releaseSend(this.root);
-        if (!(await gmailSent(this.subject))) {
+        const sent = await gmailSent(this.subject);
+        this.draftClosed = null;
+        if (closedAsDraft) {
+            ask("cancel", { send: { send_id: prepared.send_id } }).catch(() => {});
+            return;
+        }
+        if (!sent) {
             body.innerHTML = original;
             ask("cancel", { send: { send_id: prepared.send_id } }).catch(() => {});
             this.sending = false;
@@ -501,6 +515,10 @@ function catchSend(event) {
     // only the user's own click or key: a script of Gmail's page cannot make the extension send
     // through Odoo (its synthetic events go to Gmail untouched, as without the extension)
     if (releasing || !event.isTrusted) {
+        return;
+    }
+    if (event.type === "mousedown" && gmail.isCloseButton(event.target)) {
+        barOf(event.target)?.draftClosed?.();
         return;
     }
     const keyboardSend = event.type === "keydown" && (

@@ -31,6 +31,9 @@ export const sendButtonOf = (root) => root.querySelector(SEND);
 /** The address the email is sent from, where Gmail says it (several "Send mail as" addresses). */
 export const senderOf = (root) => root.querySelector('input[name="from"]')?.value || null;
 export const isSendButton = (element) => Boolean(element?.closest?.(SEND));
+// Gmail's "Save & close" of a compose window (closing keeps the email as a draft)
+const CLOSE = 'img.Ha, [role="button"].Ha';
+export const isCloseButton = (element) => Boolean(element?.closest?.(CLOSE));
 
 /** The row under the subject where the extension's bar goes: after the form of the headers. */
 export function barAnchorOf(root) {
