@@ -731,6 +731,19 @@ class TestGmailApiRateLimitConcurrency(TransactionCase):
         with self.registry.cursor() as cr:
             cr.execute("DELETE FROM mail_tracking_api_usage WHERE minute < '2000-01-02'")
 
+    def wait_for_lock(self, timeout=20):
+        """Whether another transaction is waiting for a lock on the counter, within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self.registry.cursor() as cr:
+            while time.monotonic() < deadline:
+                cr.execute("""SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+                                 AND wait_event_type = 'Lock' AND query LIKE '%%mail_tracking_api_usage%%'""")
+                if cr.fetchone():
+                    return True
+                cr.rollback()
+                time.sleep(0.05)
+        return False
+
     def test_r_two_requests_at_once_both_count(self):
         Usage = self.env["mail.tracking.api.usage"]
         answers = []
@@ -741,8 +754,7 @@ class TestGmailApiRateLimitConcurrency(TransactionCase):
             second = threading.Thread(target=lambda: answers.append(
                 Usage._count_request(self.user, self.minute + timedelta(seconds=30))))
             second.start()
-            time.sleep(1)
-            self.assertTrue(second.is_alive(), "the second request waits for the first's row")
+            self.assertTrue(self.wait_for_lock(), "the second request waits for the first's row")
             first.commit()
             second.join(30)
         self.assertEqual(len(answers), 1, "the second request was answered")
