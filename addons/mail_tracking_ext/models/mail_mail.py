@@ -221,17 +221,22 @@ class MailMail(models.Model):
         return copies, links
 
     @api.model
-    def _mail_tracking_audience(self, entries, author_user, company, track_opens):
+    def _mail_tracking_audience(self, entries, author_user, company, track_opens, *, excluded=None, refused=None):
         """Which of ``entries`` (as ``_mail_tracking_copies`` takes them) a
         tracked email of ``author_user`` under ``company``'s rules tracks:
         ``(personal, shared)``, the entries that get a copy of their own, and
         those that share one anonymous pixel (P1, with anonymous opens).
         Never: an address on a never-track list (T10), an address a contact
         refused tracking for, whichever contact or raw address it is sent as
-        (P2, ``_mail_tracking_refused_emails``), users."""
+        (P2, ``_mail_tracking_refused_emails``), users.
+
+        ``excluded`` and ``refused``: those two sets, when the caller already
+        looked them up for these addresses (one look-up for many calls)."""
         all_emails = {email for values in entries for email in values["email_to_normalized"]}
-        excluded = self.env["mail.address.exclusion"]._excluded_emails(all_emails, author_user, company)
-        refused = self._mail_tracking_refused_emails(all_emails)
+        if excluded is None:
+            excluded = self.env["mail.address.exclusion"]._excluded_emails(all_emails, author_user, company)
+        if refused is None:
+            refused = self._mail_tracking_refused_emails(all_emails)
         personal, shared = [], []
         for values in entries:
             partner = values["partner_id"]

@@ -220,13 +220,25 @@ class MailTrackingApi(models.AbstractModel):
                 limit=MAX_ADDRESSES, count=len(addresses)), field)
 
     @api.model
-    def _check_post_access(self, record, field):
-        """The user may post on ``record``, as Odoo's own posting asks: the
-        email becomes one of its messages (403 otherwise)."""
-        mode = getattr(record, "_mail_post_access", "write")
-        if not record.with_env(self.env).has_access(mode):
-            raise self._error(403, "forbidden", self.env._(
-                "You may not post on “%(record)s”.", record=record.with_env(self.env).display_name), field)
+    def _log_places(self, records):
+        """Where an email logged on ``records`` (single records the user may
+        read, in the chosen order) goes: ``(home, records)``. Its home is the
+        first the user may post on, as Odoo's own posting asks (the email
+        becomes one of its messages); the others are associated with it, for
+        which reading suffices, as the composers' associations. Without a home
+        the email belongs to no record and every one of them is associated.
+        ``records`` comes back with the home first."""
+        home = next((record for record in records if record.with_env(self.env).has_access(
+            getattr(record, "_mail_post_access", "write"))), None)
+        if home is None:
+            return None, list(records)
+        return home, [home, *(record for record in records if record != home)]
+
+    @api.model
+    def _no_home_notice(self):
+        return self.env._(
+            "You may not post on any of the chosen records: the email belongs to none of them and appears on "
+            "their timelines as an email of yours.")
 
     @api.model
     def _param_records(self, params, name):
@@ -407,7 +419,8 @@ class MailTrackingApi(models.AbstractModel):
             return "colleague", self.env._("%(email)s is a colleague: colleagues are never tracked.", email=email)
         entry = {"partner_id": contact or self.env["res.partner"], "email_to_normalized": [email],
                  "body": "…", "headers": {}}
-        personal, _shared = self.env["mail.mail"]._mail_tracking_audience([entry], self.env.user, company, True)
+        personal, _shared = self.env["mail.mail"]._mail_tracking_audience(
+            [entry], self.env.user, company, True, excluded=audience["never_track"], refused=audience["refusing"])
         if personal:
             return None, None
         if email in audience["never_track"]:
@@ -436,7 +449,8 @@ class MailTrackingApi(models.AbstractModel):
             return dict(none, message=self.env._("Not tracked: the email goes to colleagues only."))
         if copies is None:
             personal, shared = self.env["mail.mail"]._mail_tracking_audience(
-                self._entries(audience, "…"), self.env.user, company, track_opens)
+                self._entries(audience, "…"), self.env.user, company, track_opens,
+                excluded=audience["never_track"], refused=audience["refusing"])
             aggregate = bool(shared) and not personal
             tracked = bool(personal or shared)
         else:
@@ -595,14 +609,13 @@ class MailTrackingApi(models.AbstractModel):
         # what the composer would log on: never-log contacts are dropped (L5)
         records = self.env["mail.message.association"]._chosen_records(
             [(record._name, record.id) for recordset in records or [] for record in recordset]) if log_email else []
-        if records:
-            # the first is the email's home: it is posted there
-            self._check_post_access(records[0], "records")
+        home, records = self._log_places(records)
+        notices = [self._no_home_notice()] if records and home is None else []
 
         if not track_opens and not track_clicks and not log_email:
             return {"send_id": None, "body_html": body, "pixel_url": None, "log_email": False, "records": [],
                     "tracking": self._tracking_json(audience, company, track_opens, track_clicks, copies=[]),
-                    "expires_at": None}
+                    "notices": [], "expires_at": None}
         message = self.env["mail.message"].sudo().create({
             "message_type": "email",
             "subtype_id": self.env.ref("mail.mt_note").id,
@@ -626,7 +639,7 @@ class MailTrackingApi(models.AbstractModel):
         if not copies and not log_email:
             message.unlink()
             return {"send_id": None, "body_html": body, "pixel_url": None, "log_email": False, "records": [],
-                    "tracking": tracking, "expires_at": None}
+                    "tracking": tracking, "notices": [], "expires_at": None}
         expires_at = fields.Datetime.now() + SEND_TTL
         send = Send.create({
             "name": secrets.token_hex(16),
@@ -638,6 +651,7 @@ class MailTrackingApi(models.AbstractModel):
             "links": links,
             "log_email": log_email,
             "record_refs": [[record._name, record.id] for record in records],
+            "log_home": home is not None,
             "contacts_to_create": to_create,
         })
         pixel_url = PIXEL_URL.search(tracked_body) if copies else None
@@ -648,6 +662,7 @@ class MailTrackingApi(models.AbstractModel):
             "pixel_url": pixel_url and html.unescape(pixel_url[0]),
             "log_email": log_email,
             "records": self._records_json(records),
+            "notices": notices,
             "expires_at": _utc(expires_at),
         }
 
@@ -689,7 +704,6 @@ class MailTrackingApi(models.AbstractModel):
 
     @api.model
     def _api_send_confirm(self, params):
-        user = self.env.user
         send = self._prepared_send(params)
         message_ref = self._param(params, "message_id", str)
         attachments = self._param_attachments(params)
@@ -699,28 +713,19 @@ class MailTrackingApi(models.AbstractModel):
                     [("message_id", "=", message_ref.strip()), ("id", "!=", message.id)], limit=1):
             message.message_id = message_ref.strip()
 
-        logged_on, created, left_out = [], self.env["res.partner"], []
+        logged_on, created, left_out, notices = [], self.env["res.partner"], [], []
         if send.log_email:
-            Association = self.env["mail.message.association"]
-            Request = self.env["mail.logging.request"]
-            records = Association._chosen_records(send.record_refs or [])
-            if records:
-                # what the user may do changed since the preparation, perhaps
-                self._check_post_access(records[0], "send_id")
-            # an address put on a never-log list since the preparation is no contact either (L5)
-            never_log = self.env["mail.address.exclusion"]._excluded_emails(
-                set(send.contacts_to_create or {}), user, self._company(), scope="log")
-            to_create = {email: name for email, name in (send.contacts_to_create or {}).items()
-                         if email not in never_log}
-            if to_create:
-                partners, created = Request._contacts_for(to_create, user, True)
-                records += Association._chosen_records([("res.partner", partner.id) for partner in partners])
-            if records:
-                message_values, left_out = Request._logged_message_values(
-                    message.body, attachments, records[0].sudo(), user)
-                message.write(dict(message_values, log_email=True))
-                Association._associate(message, records[1:])
-                logged_on = self._records_json(records)
+            # Gmail has sent the email: whatever changed since the preparation, its tracked copies
+            # are recorded below, and it is logged where it still may be (never an error now)
+            try:
+                with self.env.cr.savepoint():
+                    logged_on, created, left_out, notices = self._log_sent_email(send, message, attachments)
+            except (AccessError, UserError) as error:
+                self.env.invalidate_all()
+                _logger.info("Gmail extension API: send %s could not be logged: %s", send.id, error)
+                logged_on, created, left_out = [], self.env["res.partner"], []
+                notices = [self.env._("The email was sent and tracked, but it could not be logged: %(error)s",
+                                      error=str(error.args[0]) if error.args else "")]
 
         if send.copies:
             now = fields.Datetime.now()
@@ -742,7 +747,60 @@ class MailTrackingApi(models.AbstractModel):
             "created_contacts": [{"id": partner.id, "name": partner.name, "email": partner.email,
                                   "url": self._record_url("res.partner", partner.id)} for partner in created],
             "attachments_left_out": left_out,
+            "notices": notices,
         }
+
+    @api.model
+    def _log_sent_email(self, send, message, attachments):
+        """Log the email Gmail sent as ``send`` prepared it, as far as the user
+        still may: ``(logged_on JSON, created contacts, attachments left out,
+        notices)``. A notice says what is not as prepared."""
+        user = self.env.user
+        Association = self.env["mail.message.association"]
+        Request = self.env["mail.logging.request"]
+        prepared = [tuple(ref) for ref in send.record_refs or []]
+        # read rights and never-log lists may have changed since the preparation (P4, L5)
+        records = Association._chosen_records(prepared)
+        notices = []
+        if len(records) < len(prepared):
+            notices.append(self.env._(
+                "The email is not logged on some of the records chosen: you may no longer read them, "
+                "or their addresses are on a never-log list now."))
+        # an address put on a never-log list since the preparation is no contact either (L5)
+        never_log = self.env["mail.address.exclusion"]._excluded_emails(
+            set(send.contacts_to_create or {}), user, self._company(), scope="log")
+        to_create = {email: name for email, name in (send.contacts_to_create or {}).items()
+                     if email not in never_log}
+        created = self.env["res.partner"]
+        if to_create:
+            partners, created = Request._contacts_for(to_create, user, True)
+            records += Association._chosen_records([("res.partner", partner.id) for partner in partners])
+        home, records = self._log_places(records)
+        if not records:
+            return [], created, [], notices
+        if home is None and send.log_home:
+            notices.append(self._no_home_notice())
+        if home is not None:
+            message_values, left_out = Request._logged_message_values(message.body, attachments, home.sudo(), user)
+            message.write(dict(message_values, log_email=True))
+        else:
+            message_values, left_out = self._homeless_message_values(message, attachments)
+            message.write(dict(message_values, log_email=True))
+        Association._associate(message, records[1:] if home is not None else records)
+        return self._records_json(records), created, left_out, notices
+
+    @api.model
+    def _homeless_message_values(self, message, attachments):
+        """What an email logged on no record of its own keeps: its body, with a
+        note of the attachments left out, and the attachments the company logs
+        (L6), attached to the email itself."""
+        Request = self.env["mail.logging.request"]
+        kept, left_out = Request._split_attachments(attachments, self._company())
+        body = message.body + self.env["mail.message"]._mail_logging_left_out_note(left_out)
+        attachment_ids = self.env["ir.attachment"].sudo().create([{
+            "name": name, "raw": content, "res_model": "mail.message", "res_id": message.id,
+        } for name, content, *_info in kept]).ids
+        return {"body": body, "attachment_ids": [(4, attachment_id) for attachment_id in attachment_ids]}, left_out
 
     @api.model
     def _api_send_cancel(self, params):

@@ -37,6 +37,8 @@ class MailTrackingApiSend(models.Model):
     # [[model, id]] to log on; {normalized email: name} to create as contacts (L2, L3)
     record_refs = fields.Json(readonly=True)
     contacts_to_create = fields.Json(readonly=True)
+    # the first of record_refs is the email's home (the user could post on it), else it has none
+    log_home = fields.Boolean(readonly=True)
 
     sql_constraints(locals(), ("name_unique", "unique(name)", "A send ID is unique."))
 

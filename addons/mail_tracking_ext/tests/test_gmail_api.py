@@ -623,15 +623,101 @@ class TestGmailApi(TrackingCase):
             "domain_force": "[('name', '!=', 'Locked deal')]",
             "perm_read": False, "perm_write": True, "perm_create": False, "perm_unlink": False})
         self.assertTrue(locked.with_user(self.salesperson).has_access("read"))
-        self.assert_error(self.call("POST", "send/prepare", {
-            "body_html": BODY, "to": ["anna@customer.example"], "log_email": True,
-            "records": [{"model": "crm.lead", "id": locked.id}]}), 403, "forbidden", "records")
-        self.assertFalse(self.env["mail.tracking.api.send"].sudo().search([]))
+        # only the read-only deal: the email belongs to no record and is on the deal's timeline
+        alone = self.prepare(log_email=True, records=[{"model": "crm.lead", "id": locked.id}])
+        self.assertEqual(len(alone["notices"]), 1)
+        confirmed = self.confirm(alone["send_id"])
+        self.assertEqual(confirmed["notices"], [])
+        homeless = self.env["mail.message"].sudo().browse(confirmed["message"]["id"])
+        self.assertFalse(homeless.model)
+        self.assertTrue(homeless.log_email)
+        self.assertEqual(self.associations(homeless).mapped(lambda a: (a.model, a.res_id)), [("crm.lead", locked.id)])
         # on the contact, associated with the read-only deal: the contact's timeline holds it
         prepared = self.prepare(log_email=True, records=[{"model": "res.partner", "id": self.anna.id},
                                                          {"model": "crm.lead", "id": locked.id}])
         message = self.env["mail.message"].sudo().browse(self.confirm(prepared["send_id"])["message"]["id"])
         self.assertEqual((message.model, message.res_id), ("res.partner", self.anna.id))
+
+    def contact_read_only(self):
+        """Sara may read contacts but not edit them: no Contact Creation, and the write access
+        Sales gives its users on contacts taken away, as a company may."""
+        self.assertFalse(self.salesperson.has_group("base.group_partner_manager"))
+        self.env.ref("crm.access_res_partner").perm_write = False
+        self.env.flush_all()
+        self.assertFalse(self.anna.with_user(self.salesperson).has_access("write"))
+        self.assertTrue(self.anna.with_user(self.salesperson).has_access("read"))
+
+    def timeline(self, model, res_id):
+        self.authenticate("mtx_sales", "mtx_sales")
+        result = self.make_jsonrpc_request("/mail/thread/messages", {
+            "thread_model": model, "thread_id": res_id, "limit": 30})
+        return [data["id"] for data in result["data"].get("mail.message", [])]
+
+    def test_l2_contact_read_only_logged_through_association_and_tracked(self):
+        """As Odoo's composer, an email to a contact Sara may only read is logged on its timeline
+        through an association: on the first chosen record she may post on, else on none."""
+        self.contact_read_only()
+        prepared = self.prepare(log_email=True, records=[{"model": "res.partner", "id": self.anna.id},
+                                                         {"model": "crm.lead", "id": self.lead.id}])
+        self.assertEqual([(r["model"], r["id"]) for r in prepared["records"]],
+                         [("crm.lead", self.lead.id), ("res.partner", self.anna.id)], "the deal is the home")
+        self.assertEqual(prepared["notices"], [])
+        confirmed = self.confirm(prepared["send_id"])
+        message = self.env["mail.message"].sudo().browse(confirmed["message"]["id"])
+        self.assertEqual((message.model, message.res_id), ("crm.lead", self.lead.id))
+        self.assertEqual(self.associations(message).mapped(lambda a: (a.model, a.res_id)),
+                         [("res.partner", self.anna.id)])
+        self.assertIn(message.id, self.timeline("res.partner", self.anna.id))
+        self.assertEqual(len(self.tracked(message)), 1)
+        # only the contact: the email belongs to no record, and is on the contact's timeline
+        prepared = self.prepare(log_email=True, records=[{"model": "res.partner", "id": self.anna.id}])
+        self.assertTrue(prepared["log_email"])
+        self.assertEqual(len(prepared["notices"]), 1)
+        confirmed = self.confirm(prepared["send_id"])
+        self.assertEqual([(r["model"], r["id"]) for r in confirmed["logged_on"]], [("res.partner", self.anna.id)])
+        message = self.env["mail.message"].sudo().browse(confirmed["message"]["id"])
+        self.assertFalse(message.model)
+        self.assertTrue(message.log_email)
+        self.assertIn(message.id, self.timeline("res.partner", self.anna.id))
+        tracked = self.tracked(message)
+        self.assertEqual(tracked.mapped("email"), ["anna@customer.example"])
+        self.assertEqual(self.fetch(prepared["pixel_url"]).status_code, 200)
+        self.assertTrue(self.env["mail.tracked.event"].sudo().search([("recipient_id", "in", tracked.ids)]))
+
+    def test_r_confirm_after_rights_lost_records_tracking_with_a_notice(self):
+        """Gmail sent the tracked body: a confirmation after Sara lost the right to post on the
+        email's home still records the tracked copies (the opens count) and logs what it can."""
+        prepared = self.prepare(log_email=True, records=[{"model": "res.partner", "id": self.anna.id}])
+        self.assertEqual(prepared["notices"], [])
+        self.contact_read_only()
+        confirmed = self.confirm(prepared["send_id"])
+        self.assertEqual(len(confirmed["notices"]), 1, confirmed)
+        message = self.env["mail.message"].sudo().browse(confirmed["message"]["id"])
+        self.assertFalse(message.model)
+        self.assertEqual(self.associations(message).mapped(lambda a: (a.model, a.res_id)),
+                         [("res.partner", self.anna.id)])
+        tracked = self.tracked(message)
+        self.assertEqual(len(tracked), 1)
+        self.assertEqual(self.fetch(prepared["pixel_url"]).status_code, 200)
+        self.assertTrue(self.env["mail.tracked.event"].sudo().search([("recipient_id", "in", tracked.ids)]))
+
+    def test_recipients_lookup_queries_do_not_grow_per_address(self):
+        """Why each address is or is not tracked reuses the request's one look-up of the never-track
+        lists and the refusals: no query per address."""
+        Api = self.env["mail.tracking.api"].with_user(self.salesperson)
+        company = Api._company()
+
+        def queries(count):
+            emails = [f"person{index}.{count}@customer{index}.example" for index in range(count)]
+            self.env["res.partner"].create([{"name": email, "email": email} for email in emails])
+            self.env.flush_all()
+            audience = Api._audience([(email, email) for email in emails], company)
+            Api._untracked_reason(audience, emails[0], company)  # what is read once for all
+            before = self.env.cr.sql_log_count
+            reasons = [Api._untracked_reason(audience, email, company) for email in emails]
+            self.assertEqual(reasons, [(None, None)] * count)
+            return self.env.cr.sql_log_count - before
+        self.assertLessEqual(queries(20), queries(1) + 2)
 
     def test_l5_never_log_address_added_before_confirm_is_no_contact(self):
         prepared = self.prepare(cc=["Nina New <nina@prospect.example>"], log_email=True,
