@@ -353,7 +353,7 @@ def bar_of(dialog):
 
 def mark_of(page, email):
     """The contact marker on ``email``'s chip: a dot whose title is in its closed shadow root."""
-    return ShadowView(page, f"[data-hovercard-id='{email}'] [data-mtx=contact-mark]").locator(".dot")
+    return ShadowView(page, f"[data-hovercard-id='{email}'] [data-mtx=recipient-mark]").locator(".dot")
 
 
 def toast_of(page):
@@ -684,13 +684,22 @@ def test_r_gmails_page_cannot_read_odoo_data_nor_send_through_odoo(
     content script cannot reach what only the extension's pages may (the personal lists)."""
     company_name, lead_name = f"Customer {crm['suffix']}", "Big deal"
     subject = f"Copione {uuid.uuid4().hex[:6]}"
+    stranger = f"nessuno{crm['suffix']}@prospect.example"
     mail_catcher.clear()
     page = gmail["context"].new_page()
     page.goto(GMAIL)
-    dialog = compose(page, to=[customers["anna_email"]], subject=subject)
+    dialog = compose(page, to=[customers["anna_email"], stranger], subject=subject)
     bar = bar_of(dialog)
     wait_for_lookup(bar, expected_records=3)
     assert company_name in mark_of(page, customers["anna_email"]).get_attribute("title"), "the user sees it"
+    assert mark_of(page, stranger).count() == 0, "no dot on a stranger's chip"
+    # ...but Gmail's page sees the same on both chips: it cannot learn who is an Odoo contact
+    marks = page.evaluate("""(emails) => emails.map((email) => {
+        const mark = document.querySelector(`[data-hovercard-id="${email}"] > [data-mtx]`);
+        const {width, height} = mark.getBoundingClientRect();
+        return {html: mark.outerHTML, width, height, style: getComputedStyle(mark).cssText};
+    })""", [customers["anna_email"], stranger])
+    assert marks[0] == marks[1], marks
     assert lead_name in bar.locator("[data-mtx=records]").inner_text()
     seen = page.evaluate(PAGE_READS_EVERYTHING)
     assert seen["hosts"] >= 2 and seen["opened"] == 0, seen
@@ -703,6 +712,7 @@ def test_r_gmails_page_cannot_read_odoo_data_nor_send_through_odoo(
         } }""")
     [delivered] = mail_catcher.wait_for(1)
     assert not PIXEL.search(html_part(delivered)) and OFFER_URL in html_part(delivered)
+    assert to_of(delivered).count("@") == 2, to_of(delivered)
     page.wait_for_timeout(1000)
     assert rpc_as(odoo_server, crm, "mail.message", "search_count", [("subject", "=", subject)]) == 0
     page.goto(GMAIL)
@@ -769,6 +779,113 @@ def test_l_closed_as_draft_after_gmail_refused_is_neither_logged_nor_tracked(
     page.wait_for_timeout(2000)
     assert rpc_as(odoo_server, crm, "mail.message", "search_count", [("subject", "=", subject)]) == 0
     page.close()
+
+
+def test_l_closed_while_odoo_prepares_is_a_draft_neither_logged_nor_tracked(
+        odoo_server, crm, customers, gmail):
+    """The user presses Send and at once Gmail's close (Save & close) while Odoo still prepares the
+    email: Gmail keeps the draft with the user's own body, and Odoo logs nothing (the close button
+    is in the dialog's title bar, outside the part with the subject and Send, as in Gmail)."""
+    subject = f"Ripensamento {uuid.uuid4().hex[:6]}"
+    page = gmail["context"].new_page()
+    page.goto(GMAIL)
+    dialog = compose(page, to=[customers["anna_email"]], subject=subject)
+    wait_for_lookup(bar_of(dialog), expected_records=3)
+    dialog.locator(".aoO").click()
+    dialog.locator(".Ha").click()  # where it is now: the bar's status line moved the title bar
+    draft = page.wait_for_function("() => window.lastDraft", timeout=10000).json_value()
+    assert draft["subject"] == subject and not PIXEL.search(draft["html"]) and OFFER_URL in draft["html"], draft
+    page.wait_for_timeout(3000)
+    assert rpc_as(odoo_server, crm, "mail.message", "search_count", [("subject", "=", subject)]) == 0
+    page.close()
+
+
+def test_l_a_close_pressed_but_not_released_leaves_the_window_usable(
+        odoo_server, mail_catcher, crm, customers, gmail):
+    """Gmail refuses the prepared email; the user presses the close button but releases the mouse
+    elsewhere (the window stays): the body is the user's again, the bar says nothing was sent, and
+    a later Send (after fixing the subject) goes through Odoo and is logged."""
+    subject = f"{REFUSED} Riprova {uuid.uuid4().hex[:6]}"
+    mail_catcher.clear()
+    page = gmail["context"].new_page()
+    page.goto(GMAIL)
+    dialog = compose(page, to=[customers["anna_email"]], subject=subject)
+    bar = bar_of(dialog)
+    wait_for_lookup(bar, expected_records=3)
+    dialog.locator(".aoO").click()
+    page.wait_for_function("() => document.getElementById('notice').textContent.includes('could not send')",
+                           timeout=30000)
+    close = dialog.locator(".Ha").bounding_box()
+    page.mouse.move(close["x"] + close["width"] / 2, close["y"] + close["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(close["x"] - 200, close["y"] + 200)
+    page.mouse.up()
+    deadline = time.monotonic() + 10
+    while "did not send" not in (bar.locator("[data-mtx=status]").inner_text() or ""):
+        assert time.monotonic() < deadline, bar.locator("[data-mtx=status]").inner_text()
+        time.sleep(0.2)
+    assert not PIXEL.search(dialog.locator("[g_editable]").inner_html())
+    assert not bar.locator("[data-mtx=switch-log]").is_disabled()
+    fixed = subject.replace(REFUSED, "").strip()
+    dialog.locator("input[name=subjectbox]").fill(fixed)
+    dialog.locator(".aoO").click()
+    toast_of(page).wait_for(timeout=30000)
+    [delivered] = mail_catcher.wait_for(1)
+    assert PIXEL.search(html_part(delivered))
+    assert rpc_as(odoo_server, crm, "mail.message", "search_count", [("subject", "=", subject)]) == 0
+    assert rpc_as(odoo_server, crm, "mail.message", "search_count", [("subject", "=", fixed)]) == 1
+    page.close()
+
+
+def test_r_the_key_goes_only_to_the_saved_https_odoo_never_on_after_a_redirect(odoo_server, gmail):
+    """Whatever the storage holds, every call checks the address again: plain http to another
+    machine is refused before the key leaves; an Odoo address that redirects elsewhere is not
+    followed (the redirect's target, a local recorder standing in for another server, gets nothing)."""
+    received = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            received.append((self.path, self.headers.get("Authorization")))
+            body = b'{"user": {}}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    recorder = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    target = f"http://127.0.0.1:{recorder.server_address[1]}"
+
+    class Redirector(Recorder):
+        def do_GET(self):  # noqa: N802
+            self.send_response(307)
+            self.send_header("Location", target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    redirector = ThreadingHTTPServer(("127.0.0.1", 0), Redirector)
+    for server in (recorder, redirector):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    worker, options = gmail["worker"], gmail["options"]
+    ask_me = "chrome.runtime.sendMessage({type: 'me'})"
+    try:
+        worker.evaluate("(url) => chrome.storage.local.set({odooUrl: url})", "http://odoo.example.com")
+        answer = options.evaluate(ask_me)
+        assert answer["ok"] is False and answer["error"]["code"] == "not_https", answer
+        worker.evaluate("(url) => chrome.storage.local.set({odooUrl: url})",
+                        f"http://127.0.0.1:{redirector.server_address[1]}")
+        answer = options.evaluate(ask_me)
+        assert answer["ok"] is False, answer
+        assert received == [], received
+    finally:
+        worker.evaluate("(url) => chrome.storage.local.set({odooUrl: url})", odoo_server.url)
+        for server in (recorder, redirector):
+            server.shutdown()
+            server.server_close()
+    assert options.evaluate(ask_me)["ok"] is True
 
 
 def test_l_create_contact_choices_start_from_the_users_preference(odoo_server, crm, gmail):

@@ -56,6 +56,11 @@ export async function call(method, path, body = undefined) {
     if (!odooUrl || !apiKey) {
         throw new ApiError("not_configured", chrome.i18n.getMessage("errorNotConfigured"));
     }
+    // the saved address is checked again before the key leaves: storage may hold an older value
+    const { error: urlError } = normalizeUrl(odooUrl);
+    if (urlError) {
+        throw new ApiError(urlError, chrome.i18n.getMessage(urlError === "not_https" ? "optionsNotHttps" : "optionsBadUrl"));
+    }
     let response;
     try {
         response = await fetch(odooUrl + API_PATH + path, {
@@ -68,6 +73,8 @@ export async function call(method, path, body = undefined) {
             body: body === undefined ? undefined : JSON.stringify(body),
             credentials: "omit",
             cache: "no-store",
+            // a redirect would carry the key on to another address (perhaps plain http): refused
+            redirect: "error",
         });
     } catch {
         throw new ApiError("unreachable", chrome.i18n.getMessage("errorUnreachable", [odooUrl]));

@@ -13,13 +13,14 @@ const SENT_WAIT_MS = 15000;
 const TOAST_MS = 10000;
 const SEARCHED_MODELS = ["res.partner", "crm.lead"];
 
-const MARK_CSS = `.dot { display: block; width: 8px; height: 8px; border-radius: 50%; background: #017e84; }`;
+const MARK_CSS = `.slot { display: block; width: 8px; height: 8px; }
+.dot { display: block; width: 8px; height: 8px; border-radius: 50%; background: #017e84; }`;
 const TOAST_CSS = `.toast { max-width: 480px; padding: 12px 16px; border-radius: 8px; background: #202124; color: #fff;
   font: 14px/1.4 Roboto, Arial, sans-serif; box-shadow: 0 2px 8px rgba(0,0,0,.3); }
 .toast.error { background: #b3261e; }`;
 
 const bars = new Map(); // compose root -> ComposeBar
-const markers = new WeakMap(); // contact marker on a chip -> the dot in its closed shadow root
+const markers = new WeakMap(); // marker on a chip -> the place of the dot in its closed shadow root
 let mePromise = null;
 
 /** GET me, once per page (again after a failure, e.g. before the settings were saved). */
@@ -48,7 +49,7 @@ class ComposeBar {
         this.dropped = new Set(); // pre-selected records the user removed
         this.createChoices = new Map(); // new address -> whether the user wants it as a contact
         this.sending = false;
-        this.draftClosed = null; // set while Gmail holds a prepared body: what the user's close does
+        this.draftClosed = null; // set while a send is pending: what the user's close, discard or pop-out does
         this.build();
         new MutationObserver(() => this.scheduleLookup()).observe(root, {
             childList: true, subtree: true, attributes: true, attributeFilter: ["data-hovercard-id", "email"],
@@ -165,15 +166,18 @@ class ComposeBar {
         return { emails, switches, key: JSON.stringify([emails, switches]) };
     }
 
-    /** Ask Odoo about the current recipients; resolves with false when that failed. */
+    /**
+     * Ask Odoo about the current recipients; resolves with ``{key, lookup}`` (the answer and the
+     * recipients and switches it is for, also when a later lookup superseded it), null on failure.
+     */
     async lookUp() {
         if (!this.me || !this.root.isConnected) {
-            return false;
+            return null;
         }
         const { emails, switches, key } = this.lookupQuery();
         if (key === this.lookupKey && key === this.lookedUpKey) {
             this.markChips();
-            return true;
+            return { key, lookup: this.lookup };
         }
         this.lookupKey = key;
         const seq = ++this.lookupSeq;
@@ -184,7 +188,7 @@ class ComposeBar {
             } catch (error) {
                 this.lookupKey = "";
                 this.status(error.message, "error");
-                return false;
+                return null;
             }
         }
         if (seq === this.lookupSeq) {
@@ -192,35 +196,64 @@ class ComposeBar {
             this.lookedUpKey = key;
             this.render();
         }
-        return true;
+        return { key, lookup };
     }
 
     /**
-     * A marker on each recipient chip whose address is an Odoo contact (kept through Gmail's
-     * re-renders). Its name, company and title sit in a closed shadow root: Gmail's page sees a dot.
+     * Before Send: the lookup of the recipients Gmail sends to now (they may have changed within
+     * the lookup's delay, or while Odoo answered); false when it failed or ``gone()``.
+     */
+    async lookUpCurrent(gone) {
+        for (let attempt = 0; attempt < 3; attempt++) {
+            if (this.lookupQuery().key === this.lookedUpKey) {
+                return true;
+            }
+            clearTimeout(this.lookupTimer);
+            this.lookupKey = "";
+            const answer = await this.lookUp();
+            if (!answer || gone()) {
+                return false;
+            }
+            // the answer stands only for the recipients it was asked for; changed again: ask again
+            if (answer.key === this.lookupQuery().key) {
+                this.lookup = answer.lookup;
+                this.lookedUpKey = answer.key;
+                this.render();
+                return true;
+            }
+        }
+        this.status(t("statusNotSent", t("errorUnknown")), "error");
+        return false;
+    }
+
+    /**
+     * The same marker on every recipient chip (kept through Gmail's re-renders); only inside its
+     * closed shadow root is there a dot, with the name and company, for an Odoo contact. Gmail's
+     * page (or a fake chip it inserts) cannot tell a contact's chip from another's.
      */
     markChips() {
         const byEmail = new Map((this.lookup?.recipients || []).map((recipient) => [recipient.email, recipient]));
         for (const chips of Object.values(gmail.recipientChips(this.root))) {
             for (const chip of chips) {
                 const contact = byEmail.get(gmail.chipEmail(chip))?.contact;
-                let marker = chip.querySelector(":scope > .mtx-contact-mark");
-                if (!contact) {
+                let marker = chip.querySelector(":scope > .mtx-recipient-mark");
+                if (!marker || !markers.has(marker)) {
                     marker?.remove();
+                    marker = h("span", { className: "mtx-recipient-mark", "data-mtx": "recipient-mark" });
+                    const shadow = marker.attachShadow({ mode: "closed" });
+                    const slot = h("span", { className: "slot" });
+                    shadow.append(h("style", { text: MARK_CSS }), slot);
+                    markers.set(marker, slot);
+                    chip.append(marker);
+                }
+                const slot = markers.get(marker);
+                if (!contact) {
+                    slot.replaceChildren();
                     continue;
                 }
                 const title = contact.company ? t("contactMarkCompany", contact.name, contact.company.name)
                     : t("contactMark", contact.name);
-                if (!marker || !markers.has(marker)) {
-                    marker?.remove();
-                    marker = h("span", { className: "mtx-contact-mark", "data-mtx": "contact-mark" });
-                    const shadow = marker.attachShadow({ mode: "closed" });
-                    const dot = h("span", { className: "dot", role: "img" });
-                    shadow.append(h("style", { text: MARK_CSS }), dot);
-                    markers.set(marker, dot);
-                    chip.append(marker);
-                }
-                const dot = markers.get(marker);
+                const dot = slot.querySelector(".dot") || slot.appendChild(h("span", { className: "dot", role: "img" }));
                 dot.title = title;
                 dot.setAttribute("aria-label", title);
             }
@@ -377,73 +410,88 @@ class ComposeBar {
         this.sending = true;
         this.render();
         this.status(t("statusPreparing"));
-        // recipients changed since the last lookup (Send within the lookup's delay): the records
-        // and contacts must be those of the recipients Gmail sends to, so ask Odoo again first
-        if (this.lookupQuery().key !== this.lookedUpKey) {
-            clearTimeout(this.lookupTimer);
-            this.lookupKey = "";
-            if (!(await this.lookUp())) {
-                this.sending = false;
-                this.render();
+        // the user closes, discards or pops out the window while the send is pending (before or
+        // after Gmail refused it): a draft, not a send; it keeps the user's own body, and Odoo
+        // forgets the prepared send
+        const exit = { closed: false, restore: null };
+        this.draftClosed = () => {
+            exit.closed = true;
+            exit.restore?.();
+        };
+        const gone = () => exit.closed || !this.subject.isConnected;
+        let sendId = null;
+        try {
+            // recipients changed since the last lookup (Send within the lookup's delay): the records
+            // and contacts must be those of the recipients Gmail sends to, so ask Odoo again first
+            if (!(await this.lookUpCurrent(gone)) || gone()) {
                 return;
             }
-        }
-        const body = gmail.bodyOf(this.root);
-        const original = body.innerHTML;
-        const addresses = gmail.recipients(this.root);
-        let prepared;
-        try {
-            prepared = await ask("prepare", {
-                send: {
-                    subject: this.subject.value,
-                    body_html: original,
-                    ...(gmail.senderOf(this.root) ? { from: gmail.senderOf(this.root) } : {}),
-                    ...addresses,
-                    ...(this.trackOn() ? this.trackingSwitches() : { track_opens: false, track_clicks: false }),
-                    log_email: this.logOn(),
-                    records: this.logOn() ? this.selectedRecords().map(({ model, id }) => ({ model, id })) : [],
-                    create_contacts: this.logOn() ? this.newContacts() : [],
-                },
-            });
-        } catch (error) {
-            this.sending = false;
-            this.render();
-            this.status(t("statusNotSent", error.message), "error");
-            return;
-        }
-        if (!prepared.send_id) {
+            const body = gmail.bodyOf(this.root);
+            const original = body.innerHTML;
+            const addresses = gmail.recipients(this.root);
+            let prepared;
+            try {
+                prepared = await ask("prepare", {
+                    send: {
+                        subject: this.subject.value,
+                        body_html: original,
+                        ...(gmail.senderOf(this.root) ? { from: gmail.senderOf(this.root) } : {}),
+                        ...addresses,
+                        ...(this.trackOn() ? this.trackingSwitches() : { track_opens: false, track_clicks: false }),
+                        log_email: this.logOn(),
+                        records: this.logOn() ? this.selectedRecords().map(({ model, id }) => ({ model, id })) : [],
+                        create_contacts: this.logOn() ? this.newContacts() : [],
+                    },
+                });
+            } catch (error) {
+                if (!gone()) {
+                    this.status(t("statusNotSent", error.message), "error");
+                }
+                return;
+            }
+            sendId = prepared.send_id || null;
+            if (gone()) {
+                return; // the window went while Odoo prepared: never sent, the prepared send cancelled
+            }
+            if (!sendId) {
+                this.status("");
+                releaseSend(this.root);
+                return;
+            }
+            body.innerHTML = prepared.body_html;
+            exit.restore = () => {
+                body.innerHTML = original;
+            };
             releaseSend(this.root);
+            const sent = await gmailSent(this.subject, () => exit.closed);
+            if (exit.closed) {
+                return;
+            }
+            if (!sent) {
+                this.status(t("statusGmailKept"), "error");
+                return;
+            }
+            const confirmedId = sendId;
+            sendId = null;
+            try {
+                const confirmed = await ask("confirm", { send: { send_id: confirmedId } });
+                toast(confirmedSentence(prepared, confirmed), "info");
+            } catch (error) {
+                toast(t("toastNotLogged", error.message), "error");
+            }
+        } finally {
+            this.draftClosed = null;
+            if (sendId) {
+                exit.restore?.();
+                ask("cancel", { send: { send_id: sendId } }).catch(() => {});
+            }
             this.sending = false;
-            return;
-        }
-        body.innerHTML = prepared.body_html;
-        let closedAsDraft = false;
-        // Gmail kept the window (it refused to send) and the user closes it: a draft, not a send;
-        // the draft keeps the user's own body, and Odoo forgets the prepared send
-        this.draftClosed = () => {
-            closedAsDraft = true;
-            body.innerHTML = original;
-        };
-        releaseSend(this.root);
-        const sent = await gmailSent(this.subject);
-        this.draftClosed = null;
-        if (closedAsDraft) {
-            ask("cancel", { send: { send_id: prepared.send_id } }).catch(() => {});
-            return;
-        }
-        if (!sent) {
-            body.innerHTML = original;
-            ask("cancel", { send: { send_id: prepared.send_id } }).catch(() => {});
-            this.sending = false;
-            this.render();
-            this.status(t("statusGmailKept"), "error");
-            return;
-        }
-        try {
-            const confirmed = await ask("confirm", { send: { send_id: prepared.send_id } });
-            toast(confirmedSentence(prepared, confirmed), "info");
-        } catch (error) {
-            toast(t("toastNotLogged", error.message), "error");
+            if (this.subject.isConnected) {
+                if (exit.closed) { // the close did not close the window: it stays, unsent
+                    this.status(t("statusGmailKept"), "error");
+                }
+                this.render();
+            }
         }
     }
 }
@@ -461,6 +509,9 @@ function confirmedSentence(prepared, confirmed) {
         parts.push(t("toastCreated", confirmed.created_contacts.map((contact) => contact.name).join(", ")));
     }
     parts.push(...(confirmed.attachments_left_out || []));
+    // what Odoo adds about this send (docs/gmail-api.md, the answer of confirm)
+    parts.push(...(confirmed.notices || []).map((notice) => (typeof notice === "string" ? notice : notice?.message))
+        .filter(Boolean));
     return parts.join(" ") || t("toastSent");
 }
 
@@ -473,10 +524,13 @@ function toast(text, kind) {
     setTimeout(() => host.remove(), TOAST_MS);
 }
 
-/** Whether Gmail took the email: its compose window closes (the subject field leaves the page). */
-async function gmailSent(subject) {
+/**
+ * Whether Gmail took the email: its compose window closes (the subject field leaves the page);
+ * false once ``closedByUser()`` (the user's close, not Gmail's) or after SENT_WAIT_MS.
+ */
+async function gmailSent(subject, closedByUser) {
     const deadline = Date.now() + SENT_WAIT_MS;
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !closedByUser()) {
         if (!subject.isConnected) {
             return true;
         }
@@ -502,9 +556,11 @@ function releaseSend(root) {
     }
 }
 
+/** The bar of the compose window ``element`` is in: its root, or the dialog around that root. */
 function barOf(element) {
+    const composeWindow = gmail.composeWindowOf(element);
     for (const [root, bar] of bars) {
-        if (root.contains(element)) {
+        if (root.contains(element) || composeWindow?.contains(root)) {
             return bar;
         }
     }
@@ -558,7 +614,7 @@ function attachToComposeWindows() {
 }
 
 document.head.append(h("style", { text: `
-.mtx-contact-mark { display: inline-block; margin: 0 4px; vertical-align: middle; }
+.mtx-recipient-mark { display: inline-block; width: 8px; height: 8px; margin: 0 4px; vertical-align: middle; }
 .mtx-toast-host { position: fixed; left: 24px; bottom: 24px; z-index: 2147483647; }` }));
 let pending = false;
 new MutationObserver(() => {

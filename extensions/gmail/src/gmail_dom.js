@@ -31,9 +31,16 @@ export const sendButtonOf = (root) => root.querySelector(SEND);
 /** The address the email is sent from, where Gmail says it (several "Send mail as" addresses). */
 export const senderOf = (root) => root.querySelector('input[name="from"]')?.value || null;
 export const isSendButton = (element) => Boolean(element?.closest?.(SEND));
-// Gmail's "Save & close" of a compose window (closing keeps the email as a draft)
-const CLOSE = 'img.Ha, [role="button"].Ha';
+// what takes the email out of the compose window without sending it: Gmail's "Save & close"
+// (img.Ha, the draft is kept), "Pop-out" (img.AD, the window moves to another browser window)
+// and "Discard draft" (.og); they sit in the window's title bar and footer, outside the root
+const CLOSE = 'img.Ha, [role="button"].Ha, img.AD, [role="button"].og';
 export const isCloseButton = (element) => Boolean(element?.closest?.(CLOSE));
+/**
+ * The compose window (Gmail's dialog) ``element`` belongs to; in Gmail the title bar with the close
+ * button is a sibling of the part holding the subject and Send, so the root alone does not hold it.
+ */
+export const composeWindowOf = (element) => element?.closest?.('[role="dialog"]') || null;
 
 /** The row under the subject where the extension's bar goes: after the form of the headers. */
 export function barAnchorOf(root) {
