@@ -49,7 +49,7 @@ class ComposeBar {
         this.dropped = new Set(); // pre-selected records the user removed
         this.createChoices = new Map(); // new address -> whether the user wants it as a contact
         this.sending = false;
-        this.draftClosed = null; // set while a send is pending: what the user's close, discard or pop-out does
+        this.draftClosed = null; // set while a send is pending: what the user's close or discard does
         this.build();
         new MutationObserver(() => this.scheduleLookup()).observe(root, {
             childList: true, subtree: true, attributes: true, attributeFilter: ["data-hovercard-id", "email"],
@@ -410,9 +410,9 @@ class ComposeBar {
         this.sending = true;
         this.render();
         this.status(t("statusPreparing"));
-        // the user closes, discards or pops out the window while the send is pending (before or
-        // after Gmail refused it): a draft, not a send; it keeps the user's own body, and Odoo
-        // forgets the prepared send
+        // the user closes or discards the window while the send is pending (before or after Gmail
+        // refused it), or the window leaves the page before Gmail was asked to send (popped out):
+        // a draft, not a send; it keeps the user's own body, and Odoo forgets the prepared send
         const exit = { closed: false, restore: null };
         this.draftClosed = () => {
             exit.closed = true;

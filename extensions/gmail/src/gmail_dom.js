@@ -31,10 +31,9 @@ export const sendButtonOf = (root) => root.querySelector(SEND);
 /** The address the email is sent from, where Gmail says it (several "Send mail as" addresses). */
 export const senderOf = (root) => root.querySelector('input[name="from"]')?.value || null;
 export const isSendButton = (element) => Boolean(element?.closest?.(SEND));
-// what takes the email out of the compose window without sending it: Gmail's "Save & close"
-// (img.Ha, the draft is kept), "Pop-out" (img.AD, the window moves to another browser window)
-// and "Discard draft" (.og); they sit in the window's title bar and footer, outside the root
-const CLOSE = 'img.Ha, [role="button"].Ha, img.AD, [role="button"].og';
+// what ends the compose window without sending: Gmail's "Save & close" (img.Ha, the draft is
+// kept) and "Discard draft" (.og); they sit in the window's title bar and footer, outside the root
+const CLOSE = 'img.Ha, [role="button"].Ha, [role="button"].og';
 export const isCloseButton = (element) => Boolean(element?.closest?.(CLOSE));
 /**
  * The compose window (Gmail's dialog) ``element`` belongs to; in Gmail the title bar with the close
