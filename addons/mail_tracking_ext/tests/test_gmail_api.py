@@ -688,12 +688,15 @@ class TestGmailApi(TrackingCase):
         """Gmail sent the tracked body: a confirmation after Sara lost the right to post on the
         email's home still records the tracked copies (the opens count) and logs what it can."""
         prepared = self.prepare(log_email=True, records=[{"model": "res.partner", "id": self.anna.id}])
-        self.assertEqual(prepared["notices"], [])
+        self.assertFalse(prepared.get("notices"))
         self.contact_read_only()
-        confirmed = self.confirm(prepared["send_id"])
+        confirmed = self.confirm(prepared["send_id"], attachments=[
+            {"name": "offer.pdf", "mimetype": "application/pdf", "data": base64.b64encode(PDF).decode()}])
         self.assertEqual(len(confirmed["notices"]), 1, confirmed)
         message = self.env["mail.message"].sudo().browse(confirmed["message"]["id"])
         self.assertFalse(message.model)
+        self.assertEqual(message.attachment_ids.mapped("name"), ["offer.pdf"])
+        self.assertEqual(message.attachment_ids.raw, PDF)
         self.assertEqual(self.associations(message).mapped(lambda a: (a.model, a.res_id)),
                          [("res.partner", self.anna.id)])
         tracked = self.tracked(message)
